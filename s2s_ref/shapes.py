@@ -1,0 +1,39 @@
+"""Shape checks that turn a bad argument into a sentence instead of a broadcasting accident.
+
+Every public function of the reference package states its shapes in letters (``x: (N, D)``);
+``check_shapes`` takes the same letters, binds each to a size on first sight and reports the first
+argument that disagrees, naming the expected and the actual shape.
+"""
+
+import numpy as np
+
+
+class ShapeError(ValueError):
+    """An argument has the wrong number of dimensions or a size that disagrees with the others."""
+
+
+def check_shapes(func: str, **specs) -> dict:
+    """Check arrays against letter shapes; return the sizes bound to each letter.
+
+    specs: ``name=(array, "N T D")``; a letter binds to the size it first meets, an integer in
+    the spec is a fixed size. Raises ShapeError naming ``func``, the argument, the expected shape
+    (with the sizes known so far) and the actual shape.
+    """
+    sizes: dict[str, int] = {}
+    for name, (array, spec) in specs.items():
+        shape = np.shape(array)
+        letters = spec.split()
+        expected = ", ".join(str(sizes.get(s, s)) for s in letters)
+        if len(shape) != len(letters):
+            raise ShapeError(
+                f"{func}: {name} should have {len(letters)} dimension(s) ({spec}) = ({expected}), "
+                f"got shape {shape}"
+            )
+        for letter, size in zip(letters, shape, strict=True):
+            want = int(letter) if letter.isdigit() else sizes.setdefault(letter, size)
+            if want != size:
+                raise ShapeError(
+                    f"{func}: {name} should have shape ({spec}) = ({expected}), got {shape}; "
+                    f"{letter} is {want} from the arguments before it"
+                )
+    return sizes
