@@ -9,8 +9,8 @@ Models: the chapter's reference cells (rnn.py, lstm.py, gru.py) with a linear re
 last state, trained by Adam (optim.py) on fresh batches, gradients clipped by global norm.
 Accuracy is measured on 1000 held-out sequences per run.
 
-Run: ``python -m s2s_ref.experiments.long_gap [--out book/ch02/long_gap.json]`` (about 5 minutes
-on one core); the book plots the committed JSON file.
+Run: ``python -m s2s_ref.experiments.long_gap [--out book/ch02/long_gap.json]`` (12 minutes on a
+busy 2-core machine, one thread); the book plots the committed JSON file.
 Book: chapter 2, "A long gap".
 """
 
