@@ -1,0 +1,76 @@
+"""Training the NumPy seq2seq: Adam with global-norm clipping, and evaluation.
+
+Adam (Kingma and Ba 2015) keeps running means of each gradient and of its square and steps by
+their ratio, so every parameter moves at about the learning rate whatever its gradient's scale.
+Book: chapter 3, "Training it".
+"""
+
+import numpy as np
+
+from s2s_ref.data.batching import make_batch
+from s2s_ref.decoding import greedy_decode
+from s2s_ref.metrics import exact_match, token_accuracy
+from s2s_ref.numpy_nn.clip import clip_by_global_norm
+from s2s_ref.numpy_nn.seq2seq import decoder_step_fn, initial_state, seq2seq_forward
+
+
+class Adam:
+    """Adam on a dict of arrays, updated in place (the optimiser owns the parameters).
+
+    m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  p -= lr * m_hat / (sqrt(v_hat) + eps)
+    with the bias corrections m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t).
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        self.params, self.lr, self.betas, self.eps, self.t = params, lr, betas, eps, 0
+        self.m = {k: np.zeros_like(v) for k, v in params.items()}
+        self.v = {k: np.zeros_like(v) for k, v in params.items()}
+
+    def step(self, grads):
+        self.t += 1
+        b1, b2 = self.betas
+        for k, g in grads.items():
+            self.m[k] = b1 * self.m[k] + (1 - b1) * g
+            self.v[k] = b2 * self.v[k] + (1 - b2) * g * g
+            m_hat = self.m[k] / (1 - b1**self.t)
+            v_hat = self.v[k] / (1 - b2**self.t)
+            self.params[k] -= (self.lr * m_hat / (np.sqrt(v_hat) + self.eps)).astype(g.dtype)
+
+
+def clipped(grads, max_norm):
+    """grads with their global norm clipped to max_norm -> (dict, norm before clipping)."""
+    keys = list(grads)
+    values, norm = clip_by_global_norm([grads[k] for k in keys], max_norm)
+    return dict(zip(keys, values, strict=True)), norm
+
+
+def predict(params, pairs, src_vocab, tgt_vocab, max_len=None):
+    """Greedy outputs as token lists, one per pair (free running: the model reads its own output).
+
+    max_len: default, the longest target + 5.
+    """
+    batch = make_batch(pairs, src_vocab, tgt_vocab)
+    max_len = max_len or batch.tgt_out.shape[1] + 5
+    step = decoder_step_fn(params)
+    state = initial_state(params, batch.src, batch.src_mask)
+    out, _, _ = greedy_decode(step, state, len(batch), tgt_vocab.sos_id, tgt_vocab.eos_id, max_len)
+    return [tgt_vocab.decode(row) for row in out]
+
+
+def evaluate(params, pairs, src_vocab, tgt_vocab):
+    """{"tf_token_acc", "free_token_acc", "free_exact"} on pairs.
+
+    tf_token_acc: teacher-forced, the argmax at every real target position (y + EOS) given the
+    true prefix; free_*: greedy decoding from SOS alone, what the model does at test time. The
+    gap between the two is exposure bias (chapter 4).
+    """
+    b = make_batch(pairs, src_vocab, tgt_vocab)
+    logits, _, _ = seq2seq_forward(params, b.src, b.src_mask, b.tgt_in)
+    right = (logits.argmax(axis=2) == b.tgt_out) & b.tgt_mask
+    targets = [t for _, t in pairs]
+    free = predict(params, pairs, src_vocab, tgt_vocab)
+    return {
+        "tf_token_acc": float(right.sum() / b.tgt_mask.sum()),
+        "free_token_acc": token_accuracy(targets, free),
+        "free_exact": exact_match(targets, free),
+    }
