@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from s2s_ref.data.batching import pad_batch, shift_for_decoder
+from s2s_ref.data.batching import make_batch, pad_batch, shift_for_decoder
+from s2s_ref.data.tasks import make_copy
+from s2s_ref.data.vocab import Vocab
 from s2s_ref.decoding import greedy_decode
 from s2s_ref.gradcheck import numerical_gradient, relative_error
 from s2s_ref.numpy_nn.decoder import decoder_backward, decoder_forward
@@ -18,7 +20,8 @@ from s2s_ref.numpy_nn.seq2seq import (
     seq2seq_forward,
     seq2seq_loss,
 )
-from s2s_ref.numpy_nn.training import Adam
+from s2s_ref.numpy_nn.training import Adam, evaluate, predict, train
+from s2s_ref.teacher_forcing import Schedule
 
 from .conftest import E, H, N, V
 
@@ -226,3 +229,23 @@ def test_adam_matches_torch_optim_adam(rng):
         theirs.step()
     for k in p:
         np.testing.assert_allclose(ours.params[k], tp[k].detach().numpy(), rtol=1e-6)
+
+
+def test_training_lowers_the_loss_and_reports_history():
+    rng = np.random.default_rng(0)
+    vocab = Vocab(list("abcd"))
+    params = init_seq2seq(len(vocab), len(vocab), 8, 16, rng, dtype=np.float64)
+    test = make_copy(20, np.random.default_rng(1), 2, 4, 4, split="test")
+
+    def next_batch(r):
+        return make_batch(make_copy(16, r, 2, 4, 4), vocab, vocab)
+
+    history = train(params, next_batch, 120, rng, lr=1e-2, every=40,
+                    schedule=Schedule("fixed", {"ratio": 0.8}),
+                    evaluate_fn=lambda p: evaluate(p, test, vocab, vocab))  # fmt: skip
+    assert [h["step"] for h in history] == [40, 80, 120]
+    assert history[-1]["loss"] < 0.7 * history[0]["loss"]
+    assert history[-1]["teacher_ratio"] == 0.8
+    assert {"tf_token_acc", "free_token_acc", "free_exact"} <= set(history[-1])
+    preds = predict(params, test, vocab, vocab)
+    assert len(preds) == len(test) and all(set(p) <= set("abcd") for p in preds)

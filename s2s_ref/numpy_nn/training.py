@@ -5,13 +5,21 @@ their ratio, so every parameter moves at about the learning rate whatever its gr
 Book: chapter 3, "Training it".
 """
 
+import time
+
 import numpy as np
 
 from s2s_ref.data.batching import make_batch
 from s2s_ref.decoding import greedy_decode
 from s2s_ref.metrics import exact_match, token_accuracy
 from s2s_ref.numpy_nn.clip import clip_by_global_norm
-from s2s_ref.numpy_nn.seq2seq import decoder_step_fn, initial_state, seq2seq_forward
+from s2s_ref.numpy_nn.seq2seq import (
+    decoder_step_fn,
+    initial_state,
+    seq2seq_forward,
+    seq2seq_loss,
+)
+from s2s_ref.teacher_forcing import Schedule
 
 
 class Adam:
@@ -42,6 +50,38 @@ def clipped(grads, max_norm):
     keys = list(grads)
     values, norm = clip_by_global_norm([grads[k] for k in keys], max_norm)
     return dict(zip(keys, values, strict=True)), norm
+
+
+def train(
+    params, next_batch, steps, rng, lr=5e-3, max_norm=5.0, schedule=None, every=100,
+    evaluate_fn=None,
+):  # fmt: skip
+    """Adam on the masked loss; the learning rate falls linearly to 0 over the second half.
+
+    params: dict from init_seq2seq, updated in place; next_batch(rng) -> data.batching.Batch;
+    schedule: teacher_forcing.Schedule (default: always teacher forcing); evaluate_fn(params)
+    -> dict, called every ``every`` steps and at the end.
+    -> history: list of {"step", "loss", "grad_norm", "teacher_ratio", "seconds", **evaluation},
+       one per ``every`` steps (the loss averaged over them).
+    Book: chapter 3, "Training it".
+    """
+    schedule = schedule or Schedule()
+    opt, history, losses, start = Adam(params, lr), [], [], time.perf_counter()
+    for i in range(steps):
+        opt.lr = lr * min(1.0, 2.0 * (1.0 - i / steps))  # decaying at the end settles the last %
+        b, ratio = next_batch(rng), schedule(i)
+        loss, grads, _ = seq2seq_loss(
+            params, b.src, b.src_mask, b.tgt_in, b.tgt_out, b.tgt_mask, ratio, rng
+        )
+        grads, norm = clipped(grads, max_norm)
+        opt.step(grads)
+        losses.append(loss)
+        if (i + 1) % every == 0 or i + 1 == steps:
+            row = {"step": i + 1, "loss": float(np.mean(losses)), "grad_norm": norm}
+            row.update(teacher_ratio=ratio, seconds=time.perf_counter() - start)
+            history.append({**row, **(evaluate_fn(params) if evaluate_fn else {})})
+            losses = []
+    return history
 
 
 def predict(params, pairs, src_vocab, tgt_vocab, max_len=None):
