@@ -247,5 +247,5 @@ def test_training_lowers_the_loss_and_reports_history():
     assert history[-1]["loss"] < 0.7 * history[0]["loss"]
     assert history[-1]["teacher_ratio"] == 0.8
     assert {"tf_token_acc", "free_token_acc", "free_exact"} <= set(history[-1])
-    preds = predict(params, test, vocab, vocab)
+    preds = predict(params, [s for s, _ in test], vocab, vocab)
     assert len(preds) == len(test) and all(set(p) <= set("abcd") for p in preds)

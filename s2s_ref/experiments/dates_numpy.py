@@ -59,7 +59,7 @@ def main(out):
     for locale, style in date_formats():
         pairs = [(list(format_human_date(d, locale, style)), list(d.isoformat())) for d in dates]
         by_format[f"{locale} {style}"] = evaluate(params, pairs, src_vocab, tgt_vocab)["free_exact"]
-    preds = predict(params, test_pairs, src_vocab, tgt_vocab)
+    preds = predict(params, [s for s, _ in test_pairs], src_vocab, tgt_vocab)
     result = {
         "config": c,
         "train_seconds": seconds,

@@ -55,7 +55,7 @@ def main(out):
         evaluate_fn=lambda p: evaluate(p, sample, vocab, vocab),
     )
     seconds = time.perf_counter() - start
-    preds = predict(params, test, vocab, vocab)
+    preds = predict(params, [s for s, _ in test], vocab, vocab)
     by_length = accuracy_by_length([s for s, _ in test], [t for _, t in test], preds)
     result = {
         "config": c,

@@ -45,7 +45,7 @@ def per_position(params, pairs, vocab):
     b = make_batch(pairs, vocab, vocab)
     logits, _, _ = seq2seq_forward(params, b.src, b.src_mask, b.tgt_in)
     tf = (logits.argmax(2) == b.tgt_out) & b.tgt_mask
-    free = predict(params, pairs, vocab, vocab)
+    free = predict(params, [s for s, _ in pairs], vocab, vocab)
     T = b.tgt_out.shape[1]
     free_right = np.zeros((len(pairs), T), dtype=bool)
     for i, (pred, (_, tgt)) in enumerate(zip(free, pairs, strict=True)):

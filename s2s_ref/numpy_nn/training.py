@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from s2s_ref.data.batching import make_batch
+from s2s_ref.data.batching import make_batch, pad_batch
 from s2s_ref.decoding import greedy_decode
 from s2s_ref.metrics import exact_match, token_accuracy
 from s2s_ref.numpy_nn.clip import clip_by_global_norm
@@ -84,16 +84,19 @@ def train(
     return history
 
 
-def predict(params, pairs, src_vocab, tgt_vocab, max_len=None):
-    """Greedy outputs as token lists, one per pair (free running: the model reads its own output).
+def predict(params, sources, src_vocab, tgt_vocab, max_len=50):
+    """Greedy outputs as token lists (free running: the model reads its own output).
 
-    max_len: default, the longest target + 5.
+    sources: source token lists; max_len: the longest output (decoding stops earlier once every
+    output has reached EOS) -> one token list per source, without EOS.
+    Book: chapter 3, "Measuring a sequence model".
     """
-    batch = make_batch(pairs, src_vocab, tgt_vocab)
-    max_len = max_len or batch.tgt_out.shape[1] + 5
+    src, src_mask, _ = pad_batch([src_vocab.encode(s) for s in sources])
     step = decoder_step_fn(params)
-    state = initial_state(params, batch.src, batch.src_mask)
-    out, _, _ = greedy_decode(step, state, len(batch), tgt_vocab.sos_id, tgt_vocab.eos_id, max_len)
+    state = initial_state(params, src, src_mask)
+    out, _, _ = greedy_decode(
+        step, state, len(sources), tgt_vocab.sos_id, tgt_vocab.eos_id, max_len
+    )
     return [tgt_vocab.decode(row) for row in out]
 
 
@@ -108,7 +111,7 @@ def evaluate(params, pairs, src_vocab, tgt_vocab):
     logits, _, _ = seq2seq_forward(params, b.src, b.src_mask, b.tgt_in)
     right = (logits.argmax(axis=2) == b.tgt_out) & b.tgt_mask
     targets = [t for _, t in pairs]
-    free = predict(params, pairs, src_vocab, tgt_vocab)
+    free = predict(params, [s for s, _ in pairs], src_vocab, tgt_vocab)
     return {
         "tf_token_acc": float(right.sum() / b.tgt_mask.sum()),
         "free_token_acc": token_accuracy(targets, free),
