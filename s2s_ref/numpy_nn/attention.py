@@ -50,14 +50,14 @@ def masked_softmax_backward(dweights, weights):
 def _read(scores, v, mask):
     """Weights from scores, then context = sum_s a_s v_s. -> context (N, Hv), weights (N, S)"""
     weights = masked_softmax(scores, mask)
-    context = np.einsum("ns,nsv->nv", weights, v)
+    context = (weights[:, None, :] @ v)[:, 0]  # batched (1, S) @ (S, Hv)
     return context, weights
 
 
 def _read_backward(dcontext, weights, v):
     """Backward of _read -> dscores (N, S), dv (N, S, Hv)."""
     dv = weights[:, :, None] * dcontext[:, None, :]
-    dweights = np.einsum("nv,nsv->ns", dcontext, v)
+    dweights = (v @ dcontext[:, :, None])[:, :, 0]
     return masked_softmax_backward(dweights, weights), dv
 
 
@@ -73,7 +73,7 @@ def dot_attention_forward(q, k, v, mask, scale=False):
         "dot_attention_forward", q=(q, "N H"), k=(k, "N S H"), v=(v, "N S Hv"), mask=(mask, "N S")
     )
     c = 1 / float(np.sqrt(q.shape[1])) if scale else 1.0  # a Python float keeps float32
-    scores = np.einsum("nh,nsh->ns", q, k) * c
+    scores = (k @ q[:, :, None])[:, :, 0] * c
     context, weights = _read(scores, v, mask)
     return context, weights, (q, k, v, weights, c)
 
@@ -86,7 +86,7 @@ def dot_attention_backward(dcontext, cache):
     q, k, v, weights, c = cache
     dscores, dv = _read_backward(dcontext, weights, v)
     dscores = dscores * c
-    dq = np.einsum("ns,nsh->nh", dscores, k)
+    dq = (dscores[:, None, :] @ k)[:, 0]
     dk = dscores[:, :, None] * q[:, None, :]
     return dq, dk, dv
 
@@ -103,7 +103,7 @@ def general_attention_forward(q, k, v, mask, W):
         mask=(mask, "N S"), W=(W, "Hq Hk"),
     )  # fmt: skip
     qW = q @ W  # (N, Hk): the query moved into key space once, not once per key
-    scores = np.einsum("nk,nsk->ns", qW, k)
+    scores = (k @ qW[:, :, None])[:, :, 0]
     context, weights = _read(scores, v, mask)
     return context, weights, (q, k, v, W, qW, weights)
 
@@ -115,7 +115,7 @@ def general_attention_backward(dcontext, cache):
     """
     q, k, v, W, qW, weights = cache
     dscores, dv = _read_backward(dcontext, weights, v)
-    dqW = np.einsum("ns,nsk->nk", dscores, k)
+    dqW = (dscores[:, None, :] @ k)[:, 0]
     dk = dscores[:, :, None] * qW[:, None, :]
     return dqW @ W.T, dk, dv, q.T @ dqW
 
@@ -145,9 +145,9 @@ def additive_attention_backward(dcontext, cache):
     """
     q, k, v, Wq, Wk, w, hidden, weights = cache
     dscores, dv = _read_backward(dcontext, weights, v)
-    dw = np.einsum("ns,nsa->a", dscores, hidden)
+    dw = dscores.reshape(-1) @ hidden.reshape(-1, hidden.shape[2])
     dpre = dscores[:, :, None] * w * (1 - hidden**2)  # (N, S, A); tanh' = 1 - tanh^2
     dpre_q = dpre.sum(axis=1)  # the query was broadcast over S keys: its gradients add up
     dk = dpre @ Wk.T
-    dWk = np.einsum("nsh,nsa->ha", k, dpre)
+    dWk = k.reshape(-1, k.shape[2]).T @ dpre.reshape(-1, dpre.shape[2])
     return dpre_q @ Wq.T, dk, dv, q.T @ dpre_q, dWk, dw

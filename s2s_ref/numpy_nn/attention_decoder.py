@@ -52,7 +52,7 @@ def _project(o, p):
 
 
 def _project_backward(dlogits, o, p, grads):
-    grads["Wo"] += np.einsum("ntf,ntv->fv", o, dlogits)
+    grads["Wo"] += o.reshape(-1, o.shape[2]).T @ dlogits.reshape(-1, dlogits.shape[2])
     grads["bo"] += dlogits.sum(axis=(0, 1))
     return dlogits @ p["Wo"].T
 
@@ -121,7 +121,7 @@ def _luong_backward(dlogits, cache, grads):
     _, cell, score, p, sc, o, cell_cache, att_caches = cache
     backward, names = CELLS[cell][3], CELLS[cell][4]
     dpre = _project_backward(dlogits, o, p, grads) * (1 - o**2)  # (N, T, H); tanh'
-    grads["Wc"] += np.einsum("ntf,nth->fh", sc, dpre)
+    grads["Wc"] += sc.reshape(-1, sc.shape[2]).T @ dpre.reshape(-1, dpre.shape[2])
     dsc = dpre @ p["Wc"].T  # (N, T, 2H)
     H = dsc.shape[2] // 2
     ds = dsc[:, :, :H].copy()

@@ -84,7 +84,10 @@ def _decode_backward(config, p, dlogits, cache):
     ds = dlogits @ p["Wo"].T
     dx, ds0, *dcell = CELLS[config.cell][3](ds, cell_cache)
     grads = dict(zip(CELLS[config.cell][4], dcell, strict=True))
-    grads.update(Wo=np.einsum("nth,ntv->hv", s, dlogits), bo=dlogits.sum(axis=(0, 1)))
+    grads.update(
+        Wo=s.reshape(-1, s.shape[2]).T @ dlogits.reshape(-1, dlogits.shape[2]),
+        bo=dlogits.sum(axis=(0, 1)),
+    )
     return dx, ds0, 0, grads
 
 
