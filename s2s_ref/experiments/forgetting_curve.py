@@ -5,7 +5,8 @@ lengths drawn uniformly from MIN_LEN..MAX_LEN (one length per batch), the same n
 and the same batch size for every model, then decodes held-out sequences greedily and reports
 token accuracy for each length. Run from the repository root:
 
-    OPENBLAS_NUM_THREADS=1 python -m s2s_ref.experiments.forgetting_curve --out book/ch05/forgetting.json
+    export OPENBLAS_NUM_THREADS=1  # small matrices: BLAS threads only contend
+    python -m s2s_ref.experiments.forgetting_curve --out book/ch05/forgetting.json
 
 Book: chapter 5, "The forgetting problem, measured".
 """
@@ -17,6 +18,7 @@ from dataclasses import asdict
 
 import numpy as np
 
+from s2s_ref.data.tasks import make_reverse
 from s2s_ref.numpy_nn.attention_seq2seq import (
     Seq2SeqConfig,
     greedy_decode,
@@ -31,9 +33,11 @@ MIN_LEN, MAX_LEN = 5, 40
 EVAL_LENGTHS = (5, 10, 15, 20, 25, 30, 35, 40)
 
 
-def reversal_batch(rng, n, length):
-    """-> src (n, L), src_mask, tgt_in (BOS + reversed source, shifted), tgt_out, tgt_mask"""
-    src = rng.integers(FIRST, FIRST + SYMBOLS, size=(n, length))
+def reversal_batch(rng, n, length, split="train"):
+    """n reversal examples of one length from the data module's hash split, as id arrays
+    -> src (n, L), src_mask, tgt_in (BOS + target shifted right), tgt_out, tgt_mask"""
+    pairs = make_reverse(n, rng, length, length, SYMBOLS, split)
+    src = np.array([[FIRST + ord(c) - ord("a") for c in s] for s, _ in pairs])
     tgt = src[:, ::-1]
     tgt_in = np.concatenate([np.full((n, 1), BOS), tgt[:, :-1]], axis=1)
     mask = np.ones((n, length), dtype=bool)
@@ -41,7 +45,8 @@ def reversal_batch(rng, n, length):
 
 
 def token_accuracy(config, params, rng, length, n=200):
-    src, mask, _, tgt, _ = reversal_batch(rng, n, length)
+    """Greedy decoding of n held-out sequences (the test split) -> fraction of correct tokens"""
+    src, mask, _, tgt, _ = reversal_batch(rng, n, length, split="test")
     pred, _ = greedy_decode(config, params, src, mask, length, BOS)
     return float((pred == tgt).mean())
 
@@ -93,8 +98,8 @@ def main():
     ap.add_argument("--decoders", default="plain,bahdanau,luong")
     ap.add_argument("--out", default=None, help="write the results here (JSON)")
     args = ap.parse_args()
-    results = {"task": "reversal", "symbols": SYMBOLS, "train_lengths": [MIN_LEN, MAX_LEN],
-               "steps": args.steps, "batch": args.batch, "seed": args.seed, "models": []}  # fmt: skip
+    results = dict(task="reversal", symbols=SYMBOLS, train_lengths=[MIN_LEN, MAX_LEN])
+    results.update(steps=args.steps, batch=args.batch, seed=args.seed, models=[])
     for decoder in args.decoders.split(","):
         score = {"plain": "dot", "bahdanau": "additive", "luong": "general"}[decoder]
         config = Seq2SeqConfig(FIRST + SYMBOLS, FIRST + SYMBOLS, hidden=args.hidden,
@@ -102,7 +107,10 @@ def main():
         params, seconds, losses = train(config, args.steps, args.batch, args.seed, log_every=250)
         eval_rng = np.random.default_rng(args.seed + 1000)  # the same test sequences for all
         acc = {L: token_accuracy(config, params, eval_rng, L) for L in EVAL_LENGTHS}
-        print(f"{decoder}: trained in {seconds:.0f} s; " + ", ".join(f"{L}: {a:.3f}" for L, a in acc.items()))
+        print(
+            f"{decoder}: trained in {seconds:.0f} s; "
+            + ", ".join(f"{L}: {a:.3f}" for L, a in acc.items())
+        )
         results["models"].append({"config": asdict(config), "train_seconds": round(seconds, 1),
                                   "final_loss": float(np.mean(losses[-100:])),
                                   "accuracy": {str(L): a for L, a in acc.items()}})  # fmt: skip

@@ -16,11 +16,20 @@ Book: chapter 5, "Two attention decoders".
 import numpy as np
 
 from s2s_ref.numpy_nn import attention as att
+from s2s_ref.numpy_nn.gru import gru_backward, gru_forward, gru_step_backward, gru_step_forward
 from s2s_ref.numpy_nn.rnn import rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
 
 # name -> (step_forward, step_backward, forward, backward, parameter names, gate blocks)
 CELLS = {
     "rnn": (rnn_step_forward, rnn_step_backward, rnn_forward, rnn_backward, ("Wx", "Wh", "b"), 1),
+    "gru": (
+        gru_step_forward,
+        gru_step_backward,
+        gru_forward,
+        gru_backward,
+        ("Wx", "Wh", "bx", "bh"),
+        3,
+    ),
 }
 # name -> (forward, backward, parameter names without the "att_" prefix)
 SCORERS = {
