@@ -51,6 +51,15 @@ def token_accuracy(config, params, rng, length, n=200):
     return float((pred == tgt).mean())
 
 
+def attention_map(config, params, rng, length):
+    """One held-out example: source and predicted symbols, weights (steps, S) rounded."""
+    src, mask, _, _, _ = reversal_batch(rng, 1, length, split="test")
+    pred, weights = greedy_decode(config, params, src, mask, length, BOS)
+    letters = [[chr(ord("a") + i - FIRST) for i in row] for row in (src[0], pred[0])]
+    maps = None if weights is None else np.round(weights[0], 4).tolist()
+    return {"source": letters[0], "output": letters[1], "weights": maps}
+
+
 class Adam:
     """Adam (Kingma and Ba, 2015) on a dict of arrays, updated in place."""
 
@@ -95,15 +104,19 @@ def main():
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--cell", default="gru")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--decoders", default="plain,bahdanau,luong")
+    ap.add_argument("--decoders", default="plain,bahdanau,luong,pooled")
     ap.add_argument("--out", default=None, help="write the results here (JSON)")
     args = ap.parse_args()
     results = dict(task="reversal", symbols=SYMBOLS, train_lengths=[MIN_LEN, MAX_LEN])
     results.update(steps=args.steps, batch=args.batch, seed=args.seed, models=[])
     for decoder in args.decoders.split(","):
-        score = {"plain": "dot", "bahdanau": "additive", "luong": "general"}[decoder]
-        config = Seq2SeqConfig(FIRST + SYMBOLS, FIRST + SYMBOLS, hidden=args.hidden,
-                               decoder=decoder, cell=args.cell, score=score)  # fmt: skip
+        # "pooled": the Bahdanau decoder with a scorer that ignores the decoder state
+        score = {"plain": "dot", "bahdanau": "additive", "luong": "general"}.get(decoder, "pooled")
+        kind = decoder.replace("pooled", "bahdanau")
+        vocab = FIRST + SYMBOLS
+        config = Seq2SeqConfig(
+            vocab, vocab, hidden=args.hidden, cell=args.cell, decoder=kind, score=score
+        )
         params, seconds, losses = train(config, args.steps, args.batch, args.seed, log_every=250)
         eval_rng = np.random.default_rng(args.seed + 1000)  # the same test sequences for all
         acc = {L: token_accuracy(config, params, eval_rng, L) for L in EVAL_LENGTHS}
@@ -111,12 +124,14 @@ def main():
             f"{decoder}: trained in {seconds:.0f} s; "
             + ", ".join(f"{L}: {a:.3f}" for L, a in acc.items())
         )
-        results["models"].append({"config": asdict(config), "train_seconds": round(seconds, 1),
-                                  "final_loss": float(np.mean(losses[-100:])),
-                                  "accuracy": {str(L): a for L, a in acc.items()}})  # fmt: skip
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(results, f, indent=1)
+        maps = [attention_map(config, params, eval_rng, L) for L in (12, 20)]
+        model = dict(name=decoder, config=asdict(config), train_seconds=round(seconds, 1))
+        model.update(final_loss=float(np.mean(losses[-100:])), maps=maps if kind != "plain" else [])
+        model["accuracy"] = {str(L): a for L, a in acc.items()}
+        results["models"].append(model)
+        if args.out:  # after every model, so that an interrupted run keeps what it finished
+            with open(args.out, "w") as f:
+                json.dump(results, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -151,3 +151,30 @@ def additive_attention_backward(dcontext, cache):
     dk = dpre @ Wk.T
     dWk = k.reshape(-1, k.shape[2]).T @ dpre.reshape(-1, dpre.shape[2])
     return dpre_q @ Wq.T, dk, dv, q.T @ dpre_q, dWk, dw
+
+
+def pooled_attention_forward(q, k, v, mask, Wk, w):
+    """Not attention: score_s = w . tanh(k_s Wk) ignores the query, so the weights are the same
+    at every decoder step. A learned pooling of the values, kept here to show how to detect it.
+
+    q: (N, Hq) (unused), k: (N, S, Hk), v: (N, S, Hv), mask: (N, S) bool, Wk: (Hk, A), w: (A,)
+    -> context: (N, Hv), weights: (N, S), cache
+    Book: chapter 5, "Is it really attention?".
+    """
+    check_shapes(
+        "pooled_attention_forward", q=(q, "N Hq"), k=(k, "N S Hk"), v=(v, "N S Hv"),
+        mask=(mask, "N S"), Wk=(Wk, "Hk A"), w=(w, "A"),
+    )  # fmt: skip
+    hidden = np.tanh(k @ Wk)  # (N, S, A): no query anywhere
+    context, weights = _read(hidden @ w, v, mask)
+    return context, weights, (q, k, v, Wk, w, hidden, weights)
+
+
+def pooled_attention_backward(dcontext, cache):
+    """dcontext: (N, Hv) -> dq: (N, Hq), all zeros, dk, dv, dWk: (Hk, A), dw: (A,)"""
+    q, k, v, Wk, w, hidden, weights = cache
+    dscores, dv = _read_backward(dcontext, weights, v)
+    dw = dscores.reshape(-1) @ hidden.reshape(-1, hidden.shape[2])
+    dpre = dscores[:, :, None] * w * (1 - hidden**2)  # (N, S, A)
+    dWk = k.reshape(-1, k.shape[2]).T @ dpre.reshape(-1, dpre.shape[2])
+    return np.zeros_like(q), dpre @ Wk.T, dv, dWk, dw

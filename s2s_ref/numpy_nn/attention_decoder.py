@@ -8,8 +8,9 @@ decoder input embeddings x (N, T, E) from the state s0 (N, H). They differ in wh
     logits_t = o_t Wo + bo
 
 Parameters come in a dict: the cell's ("Wx", "Wh", "b" for the RNN), the scorer's with an
-"att_" prefix (dot: none; general: att_W; additive: att_Wq, att_Wk, att_w), "Wo", "bo", and
-"Wc" for Luong. Backward returns dx (N, T, E), ds0 (N, H), denc (N, S, H) and a dict of grads.
+"att_" prefix (dot: none; general: att_W; additive: att_Wq, att_Wk, att_w; pooled: att_Wk,
+att_w), "Wo", "bo", and "Wc" for Luong. Backward returns dx (N, T, E), ds0 (N, H),
+denc (N, S, H) and a dict of grads.
 Book: chapter 5, "Two attention decoders".
 """
 
@@ -40,6 +41,7 @@ SCORERS = {
         att.additive_attention_backward,
         ("Wq", "Wk", "w"),
     ),
+    "pooled": (att.pooled_attention_forward, att.pooled_attention_backward, ("Wk", "w")),
 }
 
 

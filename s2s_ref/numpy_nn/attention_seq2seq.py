@@ -31,7 +31,7 @@ class Seq2SeqConfig:
     attn: int = 32  # A, additive scorer only
     decoder: str = "bahdanau"  # "plain", "bahdanau" or "luong"
     cell: str = "rnn"  # a key of attention_decoder.CELLS
-    score: str = "additive"  # "dot", "general" or "additive"
+    score: str = "additive"  # "dot", "general", "additive" or "pooled" (not attention)
 
 
 def init_seq2seq(config, rng, dtype=np.float32):
@@ -61,8 +61,10 @@ def init_seq2seq(config, rng, dtype=np.float32):
     if c.decoder == "luong":
         p["dec_Wc"] = w(2 * H, 2 * H, H)
     scorer = {"dot": {}, "general": {"att_W": w(H, H, H)}}.get(c.score)
-    if scorer is None:
+    if scorer is None:  # additive, or pooled (the same without the query's half)
         scorer = {"att_Wq": w(H, H, c.attn), "att_Wk": w(H, H, c.attn), "att_w": w(c.attn, c.attn)}
+        if c.score == "pooled":
+            del scorer["att_Wq"]
     p.update({"dec_" + n: a for n, a in scorer.items()})
     return {**p, "dec_bo": np.zeros(c.tgt_vocab, dtype)}
 
