@@ -115,28 +115,43 @@ def encode(config, p, src, src_mask):
     return enc, s0, (emb_cache, cell_cache, last, enc.shape)
 
 
-def seq2seq_loss(config, p, src, src_mask, tgt_in, tgt_out, tgt_mask):
-    """Teacher-forced mean cross-entropy over real target tokens, and its gradient.
+def seq2seq_forward(config, p, src, src_mask, tgt_in):
+    """Teacher-forced logits for every target position.
 
-    src, src_mask: (N, S); tgt_in (decoder inputs, starting with BOS), tgt_out, tgt_mask: (N, T)
-    -> loss: float, grads: dict shaped like p
-    Book: chapter 5, "The forgetting problem, measured".
+    src, src_mask: (N, S); tgt_in: (N, T) decoder inputs, starting with BOS
+    -> logits: (N, T, V), weights: (N, T, S) (None for the plain decoder), cache
+    Book: chapter 5, "Two attention decoders".
     """
     enc, s0, enc_cache = encode(config, p, src, src_mask)
     x, x_cache = embedding_forward(tgt_in, p["tgt_emb"])
     dec_p = _sub(p, "dec_")
-    logits, _, _, dec_cache = _decode(config, dec_p, x, s0, enc, src_mask)
-    loss, dlogits = softmax_cross_entropy(logits, tgt_out, tgt_mask)
+    logits, weights, _, dec_cache = _decode(config, dec_p, x, s0, enc, src_mask)
+    return logits, weights, (config, dec_p, enc_cache, x_cache, dec_cache)
+
+
+def seq2seq_backward(dlogits, cache):
+    """dlogits: (N, T, V) -> grads: dict shaped like the parameters"""
+    config, dec_p, (emb_cache, cell_cache, last, shape), x_cache, dec_cache = cache
     dx, ds0, denc, dgrads = _decode_backward(config, dec_p, dlogits, dec_cache)
     grads = {"dec_" + n: g for n, g in dgrads.items()}
     grads["tgt_emb"] = embedding_backward(dx, x_cache)
-    emb_cache, cell_cache, last, shape = enc_cache
     denc = np.zeros(shape, dx.dtype) + denc
     denc[np.arange(shape[0]), last] += ds0  # s0 was read from the last real encoder state
     demb, _, *dcell = CELLS[config.cell][3](denc, cell_cache)
     grads.update({"enc_" + n: g for n, g in zip(CELLS[config.cell][4], dcell, strict=True)})
     grads["src_emb"] = embedding_backward(demb, emb_cache)
-    return loss, grads
+    return grads
+
+
+def seq2seq_loss(config, p, src, src_mask, tgt_in, tgt_out, tgt_mask):
+    """Teacher-forced mean cross-entropy over real target tokens, and its gradient.
+
+    src, src_mask: (N, S); tgt_in, tgt_out, tgt_mask: (N, T) -> loss: float, grads: dict like p
+    Book: chapter 5, "The forgetting problem, measured".
+    """
+    logits, _, cache = seq2seq_forward(config, p, src, src_mask, tgt_in)
+    loss, dlogits = softmax_cross_entropy(logits, tgt_out, tgt_mask)
+    return loss, seq2seq_backward(dlogits, cache)
 
 
 def greedy_decode(config, p, src, src_mask, steps, bos):
