@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from tqdm.auto import tqdm
 
+from s2s_ref.teacher_forcing import inverse_sigmoid_decay
 from s2s_ref.torch_nn.devices import autocast, resolve_device, resolve_precision
 from s2s_ref.torch_nn.loss import masked_cross_entropy
 
@@ -30,7 +31,7 @@ class TrainConfig:
     """Everything the loop needs; impossible values raise ValueError when the config is made.
 
     teacher_forcing: the ratio at step 0; sampling_decay k > 0 lowers it over training by
-    Bengio et al.'s inverse sigmoid, ratio * k / (k + exp(step / k)) (None keeps it fixed).
+    Bengio et al.'s inverse sigmoid, ratio * k / (k + exp(step / k)), k >= 1 (None: fixed).
     patience: evaluations without improvement before stopping (None: never stop early);
     target: stop as soon as the metric reaches it; time_budget_s: stop after that much training.
     precision: "auto" (bf16 autocast on CUDA, fp32 on CPU), "fp32" or "bf16".
@@ -67,7 +68,7 @@ class TrainConfig:
             "schedule": self.schedule in SCHEDULES,
             "clip_norm": self.clip_norm is None or self.clip_norm > 0,
             "teacher_forcing": 0 <= self.teacher_forcing <= 1,
-            "sampling_decay": self.sampling_decay is None or self.sampling_decay > 0,
+            "sampling_decay": self.sampling_decay is None or self.sampling_decay >= 1,
             "eval_every": self.eval_every >= 1,
             "patience": self.patience is None or self.patience >= 1,
             "time_budget_s": self.time_budget_s is None or self.time_budget_s > 0,
@@ -106,8 +107,7 @@ def teacher_forcing_at(step, config):
     """The teacher-forcing ratio at a step (inverse sigmoid decay when sampling_decay is set)."""
     if config.sampling_decay is None:
         return config.teacher_forcing
-    k = config.sampling_decay
-    return config.teacher_forcing * k / (k + math.exp(min(step / k, 700.0)))
+    return config.teacher_forcing * inverse_sigmoid_decay(step, config.sampling_decay)
 
 
 def batch_indices(step, n_examples, config):
