@@ -1,0 +1,41 @@
+"""Instant feedback inside an exercise notebook: ``check(rnn_step_forward)``.
+
+Runs the same graded tests the grader runs for that function, in the notebook's own process,
+prints one line per test, and raises ``CheckFailed`` (an AssertionError carrying the feedback)
+when one fails, so the cell turns red and "Run all" stops at the first unfinished step.
+"""
+
+import inspect
+
+from s2s_ref.grading.feedback import Feedback
+from s2s_ref.grading.learner import Learner
+from s2s_ref.grading.registry import EXERCISE_MODULES, get_exercise
+
+
+class CheckFailed(AssertionError):
+    """A check cell found a mistake; the message says which."""
+
+
+def check(function, namespace: dict | None = None) -> None:
+    """Run every graded test about ``function`` (a learner function or its name).
+
+    The tests see the caller's global namespace, so a backward's test uses your own forward.
+    """
+    name = function if isinstance(function, str) else function.__name__
+    if namespace is None:
+        namespace = inspect.currentframe().f_back.f_globals
+    tests = [t for key in EXERCISE_MODULES for t in get_exercise(key).tests if t.function == name]
+    if not tests:
+        raise ValueError(f"no graded test is about {name!r}: is that the function's name?")
+    learner = Learner(namespace)
+    failures = []
+    for test in tests:
+        try:
+            test.run(learner)
+        except Feedback as exc:
+            failures.append(f"{test.name}: {exc}")
+            print(f"✗ {test.name} (0/{test.points:g})\n    {exc}")
+        else:
+            print(f"✓ {test.name} ({test.points:g}/{test.points:g})")
+    if failures:
+        raise CheckFailed("\n".join(failures))

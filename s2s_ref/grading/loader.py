@@ -1,0 +1,90 @@
+"""A notebook to a namespace of the learner's functions, running nothing else.
+
+Only imports, ``def``, ``class`` and assignments of constants are executed (an AST filter), so a
+learner's training loops, plots and check cells never run while grading. Each statement runs on
+its own: a cell that does not parse, or an import that fails, is reported with its cell number and
+the rest is still loaded. Later definitions replace earlier ones, as in Jupyter.
+"""
+
+import ast
+import json
+from dataclasses import dataclass, field
+
+import nbformat
+
+_CONSTANT_NODES = (
+    ast.Constant, ast.Tuple, ast.List, ast.Set, ast.Dict, ast.UnaryOp, ast.BinOp, ast.Name,
+    ast.Attribute, ast.Load, ast.operator, ast.unaryop,
+)  # fmt: skip
+
+
+@dataclass
+class LoadedNotebook:
+    namespace: dict
+    problems: list[str] = field(default_factory=list)  # one sentence per cell that failed
+
+
+class NotebookError(Exception):
+    """The file is not a readable Jupyter notebook."""
+
+
+def read_code_cells(path) -> list[tuple[int, str]]:
+    """(cell number counted from 1 over all cells, source) of every code cell of a notebook."""
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except FileNotFoundError:
+        raise NotebookError(f"{path}: no such file") from None
+    except (json.JSONDecodeError, nbformat.reader.NotJSONError, UnicodeDecodeError) as exc:
+        raise NotebookError(f"{path}: not a notebook (not valid JSON: {exc})") from None
+    except Exception as exc:  # nbformat raises several kinds for malformed structure
+        raise NotebookError(
+            f"{path}: not a readable notebook ({type(exc).__name__}: {exc})"
+        ) from None
+    return [(i, c.source) for i, c in enumerate(nb.cells, start=1) if c.cell_type == "code"]
+
+
+def keep(node: ast.stmt) -> bool:
+    """Whether a top-level statement is run when grading: imports, defs, classes, constants."""
+    if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)):
+        return True
+    if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        return all(isinstance(t, ast.Name) for t in targets) and all(
+            isinstance(n, _CONSTANT_NODES) for n in ast.walk(node.value)
+        )
+    return False
+
+
+def load_notebook(path, namespace: dict | None = None) -> LoadedNotebook:
+    """Execute the kept statements of every code cell, in order, into one namespace."""
+    loaded = LoadedNotebook(namespace if namespace is not None else {"__name__": "learner"})
+    for number, source in read_code_cells(path):
+        try:
+            tree = ast.parse(_without_magics(source))
+        except SyntaxError as exc:
+            loaded.problems.append(
+                f"cell {number} does not parse and was skipped: SyntaxError: {exc.msg} "
+                f"(line {exc.lineno})"
+            )
+            continue
+        for node in filter(keep, tree.body):
+            module = ast.Module(body=[node], type_ignores=[])
+            try:
+                exec(compile(module, f"<cell {number}>", "exec"), loaded.namespace)
+            except Exception as exc:
+                loaded.problems.append(
+                    f"cell {number}, line {node.lineno}: {type(exc).__name__}: {exc}"
+                )
+    return loaded
+
+
+def _without_magics(source: str) -> str:
+    """IPython syntax (%magic, !shell, %%cell) turned into plain Python calls, which are dropped."""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+    except ImportError:
+        lines = source.splitlines()
+        if lines and lines[0].startswith("%%"):
+            return ""
+        return "\n".join("" if line.lstrip()[:1] in "%!" else line for line in lines)
+    return TransformerManager().transform_cell(source)
