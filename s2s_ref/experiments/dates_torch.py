@@ -61,7 +61,10 @@ def accuracy(model, pairs, src_vocab):
 
 
 def run(seed=0, budget_s=30.0, progress=True, config=None):
-    """Build the data, train under a time budget, return a dict of measured figures."""
+    """Build the data, train under a CPU-time budget (one thread), measure on held-out dates.
+
+    -> (report: dict of measured figures, model, source vocabulary, test pairs)
+    """
     t0 = time.perf_counter()
     src_vocab, train_pairs, val_pairs, test_pairs = make_data(seed)
     data = make_batch(train_pairs, src_vocab, TARGET_VOCAB)
@@ -77,7 +80,7 @@ def run(seed=0, budget_s=30.0, progress=True, config=None):
     result = train(model, data, config, lambda m: accuracy(m, val_pairs, src_vocab))
     test_acc = accuracy(model, test_pairs, src_vocab)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return {
+    report = {
         "seed": seed, "train_seconds": round(result.seconds, 2), "steps": result.step,
         "train_cpu_seconds": round(result.cpu_seconds, 2), "stopped": result.stopped,
         "val_exact_match": result.best_metric,
@@ -86,6 +89,7 @@ def run(seed=0, budget_s=30.0, progress=True, config=None):
         "load_average_1min": round(load, 2), "cpu_count": os.cpu_count(),
         "torch": torch.__version__, "history": result.history,
     }  # fmt: skip
+    return report, model, src_vocab, test_pairs
 
 
 def main(argv=None):
@@ -94,7 +98,7 @@ def main(argv=None):
     parser.add_argument("--budget", type=float, default=30.0, help="training seconds at most")
     parser.add_argument("--out", default=RESULTS)
     args = parser.parse_args(argv)
-    res = run(args.seed, args.budget, progress=False)
+    res = run(args.seed, args.budget, progress=False)[0]
     print(
         f"test exact match {res['test_exact_match']:.4f} on {res['n_test']} held-out dates after "
         f"{res['steps']} steps, {res['train_cpu_seconds']} CPU s ({res['train_seconds']} s wall) "

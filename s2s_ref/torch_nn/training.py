@@ -64,26 +64,29 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self):
-        rules = {
-            "lr": math.isfinite(self.lr) and self.lr > 0,
-            "batch_size": isinstance(self.batch_size, int) and self.batch_size >= 1,
-            "max_steps": isinstance(self.max_steps, int) and self.max_steps >= 1,
-            "warmup_steps": 0 <= self.warmup_steps,
-            "schedule": self.schedule in SCHEDULES,
-            "clip_norm": self.clip_norm is None or self.clip_norm > 0,
-            "teacher_forcing": 0 <= self.teacher_forcing <= 1,
-            "sampling_decay": self.sampling_decay is None or self.sampling_decay >= 1,
-            "eval_every": self.eval_every >= 1,
-            "patience": self.patience is None or self.patience >= 1,
-            "time_budget_s": self.time_budget_s is None or self.time_budget_s > 0,
-            "budget_clock": self.budget_clock in CLOCKS,
-            "cpu_threads": self.cpu_threads is None or self.cpu_threads >= 1,
-        }
-        bad = [name for name, ok in rules.items() if not ok]
-        if bad:
-            name = bad[0]
-            want = f"one of {SCHEDULES}" if name == "schedule" else "a positive/valid value"
-            raise ValueError(f"TrainConfig: {name}={getattr(self, name)!r} is impossible; {want}")
+        rules = {  # field: (holds, what it must be)
+            "lr": (math.isfinite(self.lr) and self.lr > 0, "a finite number > 0"),
+            "batch_size": (isinstance(self.batch_size, int) and self.batch_size >= 1,
+                           "an integer >= 1"),
+            "max_steps": (isinstance(self.max_steps, int) and self.max_steps >= 1,
+                          "an integer >= 1"),
+            "warmup_steps": (self.warmup_steps >= 0, ">= 0"),
+            "schedule": (self.schedule in SCHEDULES, f"one of {SCHEDULES}"),
+            "clip_norm": (self.clip_norm is None or self.clip_norm > 0, "None or > 0"),
+            "teacher_forcing": (0 <= self.teacher_forcing <= 1, "in [0, 1]"),
+            "sampling_decay": (self.sampling_decay is None or self.sampling_decay >= 1,
+                               "None or >= 1"),
+            "eval_every": (self.eval_every >= 1, ">= 1"),
+            "patience": (self.patience is None or self.patience >= 1, "None or >= 1"),
+            "time_budget_s": (self.time_budget_s is None or self.time_budget_s > 0,
+                              "None or > 0 seconds"),
+            "budget_clock": (self.budget_clock in CLOCKS, f"one of {tuple(CLOCKS)}"),
+            "cpu_threads": (self.cpu_threads is None or self.cpu_threads >= 1, "None or >= 1"),
+        }  # fmt: skip
+        for name, (holds, want) in rules.items():
+            if not holds:
+                value = getattr(self, name)
+                raise ValueError(f"TrainConfig: {name}={value!r} is impossible; it must be {want}")
 
 
 @dataclass
