@@ -11,7 +11,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+<<<<<<< HEAD
 EXERCISE_MODULES = ("ex01", "ex02", "ex03", "ex04", "ex05")  # grading modules, in course order; add yours here
+=======
+EXERCISE_MODULES = ("ex01", "ex06")  # grading modules, in course order; add yours here
+>>>>>>> torch
 
 
 @dataclass(frozen=True)
