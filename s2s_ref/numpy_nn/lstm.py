@@ -10,13 +10,18 @@ import numpy as np
 from s2s_ref.shapes import ShapeError, check_shapes
 
 
-def sigmoid(a):
+def sigmoid(a, out=None):
     """The logistic function 1 / (1 + exp(-a)), written as (1 + tanh(a / 2)) / 2.
 
-    a: any shape -> same shape. The tanh form never overflows (exp(-a) does for a < -88 in
-    float32) and keeps the dtype. Book: chapter 2, "Why gates".
+    a: any shape -> same shape (into ``out`` if given, which may be ``a`` itself). The tanh form
+    never overflows (exp(-a) does for a < -88 in float32) and keeps the dtype.
+    Book: chapter 2, "Why gates".
     """
-    return 0.5 * (1.0 + np.tanh(0.5 * a))
+    out = np.multiply(a, 0.5, out=out)
+    np.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
+    return out
 
 
 def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
@@ -35,11 +40,9 @@ def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
         "lstm_step_forward", x=(x, "N D"), h_prev=(h_prev, "N H"), c_prev=(c_prev, "N H"),
         Wx=(Wx, "D 4H"), Wh=(Wh, "H 4H"), b=(b, "4H"),
     )  # fmt: skip
-    gates = _activate(x @ Wx + h_prev @ Wh + b)
-    i, f, g, o = np.split(gates, 4, axis=1)
-    c_next = f * c_prev + i * g
-    tanh_c = np.tanh(c_next)
-    h_next = o * tanh_c
+    gates = x @ Wx + h_prev @ Wh + b  # (N, 4H) pre-activations, turned into gates in place
+    c_next, tanh_c, h_next = (np.empty(c_prev.shape, dtype=gates.dtype) for _ in range(3))
+    _cell_forward(gates, c_prev, c_next, tanh_c, h_next)
     cache = (x, h_prev, c_prev, Wx, Wh, gates, tanh_c)
     return h_next, c_next, cache
 
@@ -52,7 +55,9 @@ def lstm_step_backward(dh_next, dc_next, cache):
     Book: chapter 2, "Backward through the LSTM".
     """
     x, h_prev, c_prev, Wx, Wh, gates, tanh_c = cache
-    da, dc_prev = _gates_backward(dh_next, dc_next, c_prev, gates, tanh_c)
+    da = np.empty_like(gates)  # dL/da for the stacked pre-activations, (N, 4H)
+    slope, dh_dc = _local_derivatives(gates, tanh_c)
+    dc_prev = _cell_backward(dh_next, dc_next, c_prev, gates, tanh_c, slope, dh_dc, da)
     dx = da @ Wx.T
     dh_prev = da @ Wh.T
     dWx = x.T @ da
@@ -67,24 +72,30 @@ def lstm_forward(x, h0, c0, Wx, Wh, b):
     x: (N, T, D), h0: (N, H), c0: (N, H), Wx: (D, 4H), Wh: (H, 4H), b: (4H,)
     -> h: (N, T, H), cache. h[:, t] is the state after reading x[:, t]; the cell states stay in
     the cache (torch.nn.LSTM returns only the last one).
+    Same arithmetic as lstm_step_forward at each step, arranged for speed: x @ Wx + b does not
+    depend on the recurrence, so it is one matmul for all steps before the loop; and the
+    arrays inside the loop are time-major (T, N, .), so that each step's slice is one
+    contiguous block of memory (the elementwise work then runs about twice as fast).
     Book: chapter 2, "The LSTM cell".
     """
     _check_lstm(
         "lstm_forward", x=(x, "N T D"), h0=(h0, "N H"), c0=(c0, "N H"), Wx=(Wx, "D 4H"),
         Wh=(Wh, "H 4H"), b=(b, "4H"),
     )  # fmt: skip
-    N, T, _ = x.shape
+    N, T, D = x.shape
     H = h0.shape[1]
-    dtype = np.result_type(x, h0, c0, Wx, Wh, b)
-    h = np.empty((N, T, H), dtype=dtype)
-    c = np.empty((N, T, H), dtype=dtype)
-    caches = []
+    x_tm = x.transpose(1, 0, 2).reshape(T * N, D)  # (T*N, D), a time-major copy
+    gates = x_tm @ Wx
+    gates += b  # in place: no second (T*N, 4H) temporary
+    gates = gates.reshape(T, N, 4 * H)  # pre-activations, turned into gates in place
+    c, tanh_c, h = (np.empty((T, N, H), dtype=np.result_type(gates, h0, c0)) for _ in range(3))
     h_prev, c_prev = h0, c0
     for t in range(T):
-        h_prev, c_prev, step_cache = lstm_step_forward(x[:, t], h_prev, c_prev, Wx, Wh, b)
-        h[:, t], c[:, t] = h_prev, c_prev
-        caches.append(step_cache)
-    return h, (caches, x.shape, h0.shape)
+        gates[t] += h_prev @ Wh
+        _cell_forward(gates[t], c_prev, c[t], tanh_c[t], h[t])
+        h_prev, c_prev = h[t], c[t]
+    cache = (x_tm, h0, c0, Wx, Wh, gates, c, tanh_c, h)
+    return np.ascontiguousarray(h.transpose(1, 0, 2)), cache  # (N, T, H), batch-first again
 
 
 def lstm_backward(dh, cache):
@@ -92,41 +103,81 @@ def lstm_backward(dh, cache):
 
     dh: (N, T, H), the upstream gradient of every h_t
     -> dx: (N, T, D), dh0: (N, H), dc0: (N, H), dWx: (D, 4H), dWh: (H, 4H), db: (4H,)
+    Same arithmetic as lstm_step_backward at each step, arranged for speed: inside the loop
+    only what step t needs from step t + 1 (dh_prev = da_t @ Wh.T and dc_prev). The gradients
+    da_t of the pre-activations are kept for all steps, and dx, dWx, dWh and db are one matmul
+    or sum each after the loop (a sum over steps and examples is a sum over the rows of the
+    (T*N, 4H) matrix).
     Book: chapter 2, "Backward through the LSTM".
     """
-    caches, x_shape, h0_shape = cache
-    check_shapes("lstm_backward", dh=(dh, f"{x_shape[0]} {x_shape[1]} {h0_shape[1]}"))
-    T = x_shape[1]
-    dx = np.empty(x_shape, dtype=dh.dtype)
-    dh_prev = np.zeros(h0_shape, dtype=dh.dtype)
-    dc_prev = np.zeros(h0_shape, dtype=dh.dtype)
-    dWx = dWh = db = 0
+    x_tm, h0, c0, Wx, Wh, gates, c, tanh_c, h = cache
+    T, N, H = h.shape
+    check_shapes("lstm_backward", dh=(dh, f"{N} {T} {H}"))
+    dh_tm = dh.transpose(1, 0, 2)  # (T, N, H) view
+    da = np.empty_like(gates)  # (T, N, 4H)
+    dh_next = np.zeros(h0.shape, dtype=da.dtype)  # nothing flows back from after the last step
+    dc_next = np.zeros_like(dh_next)
+    Wh_T = np.ascontiguousarray(Wh.T)  # a row-major copy: faster in the loop's matmul
     for t in reversed(range(T)):
-        dx[:, t], dh_prev, dc_prev, dWx_t, dWh_t, db_t = lstm_step_backward(
-            dh[:, t] + dh_prev, dc_prev, caches[t]
+        c_prev = c[t - 1] if t > 0 else c0
+        slope, dh_dc = _local_derivatives(gates[t], tanh_c[t])
+        dc_next = _cell_backward(
+            dh_tm[t] + dh_next, dc_next, c_prev, gates[t], tanh_c[t], slope, dh_dc, da[t]
         )
-        dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t
-    return dx, dh_prev, dc_prev, dWx, dWh, db
+        dh_next = da[t] @ Wh_T
+    h_prev = np.concatenate([h0[None], h[:-1]]).reshape(T * N, H)  # the h each step read
+    da_rows = da.reshape(T * N, 4 * H)
+    dx = (da_rows @ Wx.T).reshape(T, N, -1).transpose(1, 0, 2)  # (N, T, D)
+    dWx = x_tm.T @ da_rows
+    dWh = h_prev.T @ da_rows
+    db = da_rows.sum(axis=0)
+    return np.ascontiguousarray(dx), dh_next, dc_next, dWx, dWh, db
 
 
-def _activate(a):
-    """Pre-activations (..., 4H) -> gates i, f, g, o, stacked the same way."""
-    H = a.shape[-1] // 4
-    gates = sigmoid(a)
-    gates[..., 2 * H : 3 * H] = np.tanh(a[..., 2 * H : 3 * H])
-    return gates
+def _cell_forward(gates, c_prev, c_next, tanh_c, h_next):
+    """The pointwise part of a step, writing into the arrays given.
+
+    gates: (N, 4H) pre-activations on entry, the gates i, f, g, o on exit;
+    c_prev: (N, H); c_next, tanh_c, h_next: (N, H) outputs.
+    """
+    H = c_prev.shape[1]
+    sigmoid(gates[:, : 2 * H], out=gates[:, : 2 * H])  # i and f sit side by side
+    np.tanh(gates[:, 2 * H : 3 * H], out=gates[:, 2 * H : 3 * H])
+    sigmoid(gates[:, 3 * H :], out=gates[:, 3 * H :])
+    i, f, g, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
+    np.multiply(f, c_prev, out=c_next)
+    c_next += i * g
+    np.tanh(c_next, out=tanh_c)
+    np.multiply(o, tanh_c, out=h_next)
 
 
-def _gates_backward(dh_next, dc_next, c_prev, gates, tanh_c):
-    """dL/dh_next, dL/dc_next -> dL/da (N, 4H) for the stacked pre-activations, and dL/dc_prev."""
-    i, f, g, o = np.split(gates, 4, axis=-1)
-    dc = dc_next + dh_next * o * (1 - tanh_c**2)  # c_next reaches the loss directly and via h
-    d_gates = np.concatenate([dc * g, dc * c_prev, dc * i, dh_next * tanh_c], axis=-1)
-    # sigmoid' = s (1 - s), tanh' = 1 - t^2, each from the gate's own output
+def _local_derivatives(gates, tanh_c):
+    """What the backward of a step needs from its forward alone.
+
+    gates: (N, 4H), tanh_c: (N, H) -> slope: (N, 4H), each gate's derivative with respect to
+    its pre-activation from its own output (sigmoid' = s (1 - s), tanh' = 1 - t^2), and
+    dh_dc: (N, H), the derivative of h_next = o * tanh(c_next) with respect to c_next.
+    """
+    H = tanh_c.shape[-1]
     slope = gates * (1 - gates)
-    H = g.shape[-1]
+    g = gates[..., 2 * H : 3 * H]
     slope[..., 2 * H : 3 * H] = 1 - g**2
-    return d_gates * slope, dc * f
+    dh_dc = gates[..., 3 * H :] * (1 - tanh_c**2)
+    return slope, dh_dc
+
+
+def _cell_backward(dh_next, dc_next, c_prev, gates, tanh_c, slope, dh_dc, da):
+    """dL/dh_next, dL/dc_next (N, H) -> dL/da written into da (N, 4H); returns dL/dc_prev."""
+    H = c_prev.shape[1]
+    i, f, g = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H]
+    dc = dh_next * dh_dc
+    dc += dc_next  # c_next reaches the loss through h_next and through c at the next step
+    np.multiply(dc, g, out=da[:, :H])  # c_next = f * c_prev + i * g
+    np.multiply(dc, c_prev, out=da[:, H : 2 * H])
+    np.multiply(dc, i, out=da[:, 2 * H : 3 * H])
+    np.multiply(dh_next, tanh_c, out=da[:, 3 * H :])  # h_next = o * tanh(c_next)
+    da *= slope
+    return dc * f
 
 
 def _check_lstm(func, **specs):
