@@ -172,3 +172,12 @@ def test_whole_model_matches_torch_autograd(decoder, score, rng):
     assert loss == pytest.approx(t_loss.item(), rel=1e-12)
     for name, t in tp.items():
         np.testing.assert_allclose(grads[name], t.grad.numpy(), atol=1e-12, err_msg=name)
+
+
+def test_sources_must_be_right_padded_and_not_empty(rng):
+    config = _config("plain", "dot")
+    params = init_seq2seq(config, rng, np.float64)
+    src, src_mask, tgt_in, _, _ = _batch(rng)
+    for bad in (src_mask[:, ::-1], np.zeros_like(src_mask)):
+        with pytest.raises(ValueError, match="at least one real token, padding at the end"):
+            seq2seq_forward(config, params, src, bad, tgt_in)
