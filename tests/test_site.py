@@ -251,6 +251,23 @@ def test_no_request_leaves_localhost(visit, doc):
     assert not external, f"{doc}: requests to other hosts (aborted): {external}"
 
 
+@pytest.mark.parametrize("doc", PAGES)
+def test_fits_a_phone_screen(site_url, browser, doc):
+    """At 390 px wide nothing makes the whole page scroll sideways (code and tables scroll alone)."""
+    external = []
+    page = new_page(browser, external)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{site_url}/{doc}.html", wait_until="load")
+    page.evaluate(SETTLE)
+    overflow = page.evaluate("""() => {
+      const width = document.documentElement.clientWidth;
+      const wide = [...document.querySelectorAll("article *")].filter(e => e.getBoundingClientRect().right > width + 1 && !e.closest("pre, .highlight, .pst-scrollable-table-container, .math, mjx-container, .cell_output"));
+      return {page: document.documentElement.scrollWidth - width, wide: wide.slice(0, 3).map(e => e.tagName + "." + e.className + ": " + (e.textContent || "").slice(0, 40))};
+    }""")
+    page.context.close()
+    assert overflow["page"] <= 1, f"{doc}: the page is {overflow['page']} px wider than a 390 px screen; e.g. {overflow['wide']}"  # fmt: skip
+
+
 class _Ids(HTMLParser):
     def __init__(self):
         super().__init__()
