@@ -105,14 +105,12 @@ def site_url():
 
 @pytest.fixture(scope="session")
 def browser(site_url):
-    _require(
-        Path(CHROMIUM).exists() or shutil.which("chromium"),
-        f"Chromium not found at {CHROMIUM}: install Debian's `chromium` package",
-    )
+    executable = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    _require(executable, f"Chromium not found at {CHROMIUM}: install Debian's `chromium` package")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 
