@@ -359,13 +359,19 @@ def test_index_redirects_to_the_first_page(site_url, browser):
 
 
 def _screenshot_targets():
-    """The intro, the first chapter 1 page with a figure, and the attention chapter if built."""
+    """The intro, the first chapter 1 page with a figure, and the first page titled attention."""
     chapter1 = [d for d in PAGES if d.startswith("book/ch01/")]
     with_figure = [d for d in chapter1 if "_images/" in _html(d)]  # a figure, not a button icon
-    attention = [d for d in PAGES if "attention" in d]
+    attention = [d for d in PAGES if "attention" in _h1(d).lower()]
     targets = {"intro": PAGES[0], "chapter1": (with_figure or chapter1 or [None])[0]}
     targets["attention"] = attention[0] if attention else None
     return targets
+
+
+def _h1(doc):
+    """The text of the page's first <h1> (section number included), tags removed."""
+    match = re.search(r"<h1[^>]*>(.*?)</h1>", _html(doc), re.S)
+    return re.sub(r"<[^>]+>", "", match.group(1)) if match else ""
 
 
 def _html(doc):
