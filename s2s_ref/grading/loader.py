@@ -8,6 +8,7 @@ the rest is still loaded. Later definitions replace earlier ones, as in Jupyter.
 
 import ast
 import json
+import linecache
 from dataclasses import dataclass, field
 
 import nbformat
@@ -44,9 +45,13 @@ def read_code_cells(path) -> list[tuple[int, str]]:
 
 
 def keep(node: ast.stmt) -> bool:
-    """Whether a top-level statement is run when grading: imports, defs, classes, constants."""
-    if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)):
+    """Whether a top-level statement is run when grading: imports, defs, classes, constants, and
+    ``try`` blocks made only of those (``try: import torch`` / ``except ImportError: ...``)."""
+    if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef, ast.Pass)):
         return True
+    if isinstance(node, ast.Try):
+        blocks = [node.body, node.orelse, node.finalbody, *(h.body for h in node.handlers)]
+        return all(keep(child) for block in blocks for child in block)
     if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         return all(isinstance(t, ast.Name) for t in targets) and all(
@@ -58,9 +63,15 @@ def keep(node: ast.stmt) -> bool:
 def load_notebook(path, namespace: dict | None = None) -> LoadedNotebook:
     """Execute the kept statements of every code cell, in order, into one namespace."""
     loaded = LoadedNotebook(namespace if namespace is not None else {"__name__": "learner"})
-    for number, source in read_code_cells(path):
+    cells = read_code_cells(path)
+    if not any(source.strip() for _, source in cells):
+        loaded.problems.append("the notebook has no code: is it the right file?")
+    for number, source in cells:
+        source = _without_magics(source)
+        # register the cell's text so that tracebacks, and feedback, can quote its lines
+        linecache.cache[f"<cell {number}>"] = (len(source), None, source.splitlines(True), "")
         try:
-            tree = ast.parse(_without_magics(source))
+            tree = ast.parse(source)
         except SyntaxError as exc:
             loaded.problems.append(
                 f"cell {number} does not parse and was skipped: SyntaxError: {exc.msg} "
@@ -71,15 +82,26 @@ def load_notebook(path, namespace: dict | None = None) -> LoadedNotebook:
             module = ast.Module(body=[node], type_ignores=[])
             try:
                 exec(compile(module, f"<cell {number}>", "exec"), loaded.namespace)
-            except Exception as exc:
+            except (Exception, SystemExit, KeyboardInterrupt) as exc:  # learner code at load time
                 loaded.problems.append(
                     f"cell {number}, line {node.lineno}: {type(exc).__name__}: {exc}"
                 )
     return loaded
 
 
+# Cell magics whose body is ordinary Python that Jupyter runs in the notebook's namespace
+_PYTHON_CELL_MAGICS = ("%%time", "%%capture")
+
+
 def _without_magics(source: str) -> str:
-    """IPython syntax (%magic, !shell, %%cell) turned into plain Python calls, which are dropped."""
+    """IPython syntax (%magic, !shell, %%cell) turned into plain Python calls, which are dropped.
+
+    A ``%%time`` or ``%%capture`` cell keeps its body, as Jupyter runs it; other cell magics
+    (``%%bash``, ``%%writefile``, ``%%html``...) hold no Python and are dropped whole.
+    """
+    first, _, body = source.lstrip().partition("\n")
+    if first.split(" ")[0] in _PYTHON_CELL_MAGICS:
+        source = "\n" * (source.count("\n") - body.count("\n")) + body  # keep line numbers
     try:
         from IPython.core.inputtransformer2 import TransformerManager
     except ImportError:
