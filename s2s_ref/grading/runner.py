@@ -33,6 +33,11 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_MEMORY_GB = 8.0
 _LIVE: set = set()  # running workers, so that an interrupted grader can kill them all
 _LIVE_LOCK = threading.Lock()
+STOP = threading.Event()  # set by kill_all: no new worker starts until it is cleared
+
+
+class Stopped(Exception):
+    """Grading was stopped by ``kill_all`` (the grader was interrupted)."""
 
 
 @dataclass
@@ -47,7 +52,7 @@ class TestResult:
 @dataclass
 class ExerciseResult:
     exercise: str
-    notebook: str
+    notebook: str | None  # None: the submission has no notebook for this exercise
     score: float
     max_score: float
     tests: list[TestResult]
@@ -130,11 +135,16 @@ def _run_worker(path, exercise_key, skip, timeout, memory_gb, threads):
     cmd = [sys.executable, "-m", "s2s_ref.grading.worker", str(Path(path).resolve()), exercise_key]
     cmd += [str(write_fd), scratch, "--skip", json.dumps(skip), "--timeout", str(timeout)]
     cmd += ["--load-timeout", str(LOAD_SECONDS), "--memory-gb", str(memory_gb)]
-    proc = subprocess.Popen(
-        cmd, pass_fds=(write_fd,), env=env, cwd=scratch, stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    with _LIVE_LOCK:
+    with _LIVE_LOCK:  # with kill_all's lock, so no worker starts unseen while it stops them
+        if STOP.is_set():
+            for fd in (read_fd, write_fd):
+                os.close(fd)
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise Stopped("grading was stopped")
+        proc = subprocess.Popen(
+            cmd, pass_fds=(write_fd,), env=env, cwd=scratch, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
         _LIVE.add(proc)
     os.close(write_fd)
     try:
@@ -179,8 +189,9 @@ def _read_events(read_fd, timeout):
 
 
 def kill_all() -> None:
-    """Kill every running worker (the grader was interrupted)."""
+    """Kill every running worker and start no new one until ``STOP`` is cleared (interrupted)."""
     with _LIVE_LOCK:
+        STOP.set()
         procs = list(_LIVE)
     for proc in procs:
         _kill(proc)
