@@ -61,10 +61,14 @@ def grade_all(submissions, exercise, options, quiet) -> list[gradebook.Graded]:
         total=len(tasks), unit="notebook", file=sys.stderr, disable=quiet or not sys.stderr.isatty()
     )
     with bar, ThreadPoolExecutor(options.jobs) as pool:
-        futures = {pool.submit(runner.grade_notebook, nb, key, **limits): i for i, nb, key in tasks}
+        futures = {
+            pool.submit(runner.grade_notebook, nb, key, **limits): (n, i)
+            for n, (i, nb, key) in enumerate(tasks)
+        }
         try:
             for future in as_completed(futures):
-                results[futures[future]].append(future.result())
+                n, i = futures[future]
+                results[i].append((n, future.result()))
                 bar.update()
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)

@@ -1,7 +1,6 @@
 """Isolation: learner code that hogs memory, prints without end, loops, starts processes or
 threads, or signals the grader costs its own tests, never the run, and leaves nothing behind."""
 
-import os
 import signal
 import subprocess
 import sys
