@@ -9,7 +9,7 @@ import numpy as np
 
 from s2s_ref.grading.feedback import Feedback, check_array, unpack
 from s2s_ref.grading.reference import load_private
-from s2s_ref.grading.registry import Exercise
+from s2s_ref.grading.registry import Exercise, Mistake
 
 EXERCISE = Exercise(
     key="ex01",
@@ -204,3 +204,57 @@ def _forward_for_cache(forward, args, out_name):
         raise Feedback(
             f"this test needs your `{forward.__name__}` for the cache, and it failed: {exc}"
         ) from None
+
+
+# The typical mistakes this grader names: each is put into solutions/ex01_rnn.ipynb by the
+# mutation suite (tests/test_grading_mistakes.py), which checks that it loses points with this
+# feedback; the book's appendix "Feedback catalogue" lists them.
+EXERCISE.mistakes += [
+    Mistake(
+        "sigmoid instead of tanh",
+        "rnn_step_forward",
+        {"h_next = np.tanh(x @ Wx + h_prev @ Wh + b)":
+         "h_next = 1 / (1 + np.exp(-(x @ Wx + h_prev @ Wh + b)))"},
+        "sigmoid instead of tanh",
+    ),
+    Mistake(
+        "the bias is left out",
+        "rnn_step_forward",
+        {"h_next = np.tanh(x @ Wx + h_prev @ Wh + b)": "h_next = np.tanh(x @ Wx + h_prev @ Wh)"},
+        "the bias b is missing",
+    ),
+    Mistake(
+        "dWh transposed",
+        "rnn_step_backward",
+        {"dWh = h_prev.T @ da": "dWh = da.T @ h_prev"},
+        "dWh is transposed",
+    ),
+    Mistake(
+        "the tanh derivative 1 - h² is forgotten",
+        "rnn_step_backward",
+        {"da = dh_next * (1 - h_next**2)": "da = dh_next"},
+        "the tanh derivative (1 - h_next**2) is missing",
+    ),
+    Mistake(
+        "BPTT drops the gradient flowing back from later steps",
+        "rnn_backward",
+        {"rnn_step_backward(dh[:, t] + dh_prev, step_caches[t])":
+         "rnn_step_backward(dh[:, t], step_caches[t])"},
+        "the gradient flowing back from later steps is dropped",
+    ),
+    Mistake(
+        "db summed over the wrong axis",
+        "rnn_step_backward",
+        {"db = da.sum(axis=0)": "db = da.sum(axis=1)"},
+        "db has shape (3,), expected (H,) = (5,)",
+    ),
+    Mistake(
+        "each state is stored before its step",
+        "rnn_forward",
+        {"        h_prev, step_cache = rnn_step_forward(x[:, t], h_prev, Wx, Wh, b)\n"
+         "        h[:, t] = h_prev":
+         "        h[:, t] = h_prev\n"
+         "        h_prev, step_cache = rnn_step_forward(x[:, t], h_prev, Wx, Wh, b)"},
+        "holds the state before reading x[:, t]",
+    ),
+]  # fmt: skip
