@@ -49,8 +49,8 @@ def missing(key: str) -> ExerciseResult:
         exercise=key,
         notebook=None,
         score=0.0,
-        max_score=exercise.max_score,
-        tests=[TestResult(t.name, 0.0, t.points, False, why) for t in exercise.tests],
+        max_score=float(exercise.max_score),
+        tests=[TestResult(t.name, 0.0, float(t.points), False, why) for t in exercise.tests],
         problems=[why],
     )
 
@@ -132,13 +132,13 @@ def write_batch_csv(graded: list[Graded], path) -> None:
         writer = csv.writer(f)
         writer.writerow(["submission", *keys, "total", "max_total"])
         for g in graded:
-            writer.writerow(
-                [g.submission.name, *(r.score for r in g.results), g.total, g.max_total]
-            )
+            scores = [*(r.score for r in g.results), g.total, g.max_total]
+            writer.writerow([g.submission.name, *(f"{x:g}" for x in scores)])
 
 
-def print_single(results: list[ExerciseResult], problems=(), out=sys.stdout) -> None:
+def print_single(results: list[ExerciseResult], problems=(), out=None) -> None:
     """Every test of every notebook, with its points and feedback."""
+    out = out or sys.stdout
     for problem in problems:
         print(f"! {problem}", file=out)
     for result in results:
@@ -158,8 +158,9 @@ def print_single(results: list[ExerciseResult], problems=(), out=sys.stdout) -> 
     print(f"\nTotal: {total:g}/{max_total:g}", file=out)
 
 
-def print_batch(graded: list[Graded], out=sys.stdout) -> None:
+def print_batch(graded: list[Graded], out=None) -> None:
     """One line per submission, then the class summary per exercise."""
+    out = out or sys.stdout
     keys = [r.exercise for r in graded[0].results] if graded else []
     width = max([len(g.submission.name) for g in graded] + [10])
     print(f"{'submission':<{width}}  " + "  ".join(f"{k:>6}" for k in keys) + "   total", file=out)

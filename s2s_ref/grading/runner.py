@@ -113,14 +113,14 @@ def grade_notebook(
         else:
             outcome[current] = (False, ended)
     tests = [
-        TestResult(t.name, t.points if outcome[t.name][0] else 0.0, t.points, *outcome[t.name])
+        TestResult(t.name, float(t.points) * outcome[t.name][0], float(t.points), *outcome[t.name])
         for t in exercise.tests
     ]
     return ExerciseResult(
         exercise=exercise_key,
         notebook=str(path),
         score=sum(t.points for t in tests),
-        max_score=exercise.max_score,
+        max_score=float(exercise.max_score),
         tests=tests,
         problems=problems,
     )
