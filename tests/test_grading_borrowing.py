@@ -132,3 +132,15 @@ def test_modules_of_earlier_exercises_are_importable_while_this_one_is_graded(ke
         """
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_cells_reaching_into_the_grader_are_noted_for_the_instructor(tmp_path):
+    body = "    import gc, sys\n    f = sys.modules['numpy'].tanh\n    g = f.__code__ if hasattr(f, '__code__') else None"
+    path = mutant(SOLUTION, {FIRST: FIRST.replace("SOLUTION\n", f"SOLUTION\n{body}\n")}, tmp_path)
+    result = grade_notebook(path, "ex01")
+    assert result.score == result.max_score  # a note, not a penalty
+    assert any("cell 4 uses `f.__code__`, `gc`, `sys.modules`" in p for p in result.problems), (
+        result.problems
+    )
+    clean = grade_notebook(ROOT / "solutions" / SOLUTION, "ex01")
+    assert clean.problems == []

@@ -78,6 +78,12 @@ def load_notebook(path, namespace: dict | None = None) -> LoadedNotebook:
                 f"(line {exc.lineno})"
             )
             continue
+        tampering = sorted(_tampering(tree))
+        if tampering:
+            loaded.problems.append(
+                f"cell {number} uses {', '.join(tampering)}, which graded code has no need for: "
+                "noted for the instructor"
+            )
         for node in filter(keep, tree.body):
             module = ast.Module(body=[node], type_ignores=[])
             try:
@@ -87,6 +93,36 @@ def load_notebook(path, namespace: dict | None = None) -> LoadedNotebook:
                     f"cell {number}, line {node.lineno}: {type(exc).__name__}: {exc}"
                 )
     return loaded
+
+
+# Machinery that can tamper with the grading process itself (see the instructors' appendix)
+_TAMPERING_MODULES = ("gc", "ctypes", "signal", "builtins", "s2s_ref.grading")
+_TAMPERING_ATTRIBUTES = {"__code__", "__globals__", "__builtins__", "addaudithook", "setitimer"}
+_TAMPERING_OS = {"write", "dup", "dup2", "kill", "killpg", "fdopen"}
+
+
+def _tampering(tree: ast.AST) -> set[str]:
+    """The names in a cell that reach into the grader's process (modules, code objects, fds)."""
+    found = set()
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module]
+        found |= {f"`{n}`" for n in names if n.startswith(_TAMPERING_MODULES)}
+        if isinstance(node, ast.Attribute):
+            owner = node.value.id if isinstance(node.value, ast.Name) else ""
+            if (
+                node.attr in _TAMPERING_ATTRIBUTES
+                or (owner == "sys" and node.attr == "modules")
+                or (owner == "os" and node.attr in _TAMPERING_OS)
+            ):
+                found.add(f"`{owner + '.' if owner else ''}{node.attr}`")
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if "_s2s_reference" in node.value or "/proc/" in node.value:
+                found.add(repr(node.value[:40]))
+    return found
 
 
 # Cell magics whose body is ordinary Python that Jupyter runs in the notebook's namespace
