@@ -17,6 +17,8 @@ import nbformat
 
 from s2s_ref.grading.registry import EXERCISE_MODULES, get_exercise
 
+_LARGEST_GUESSED = 200 * 2**20  # bytes: a larger file is not read here (the worker may try)
+
 
 class SubmissionError(Exception):
     """A path cannot be graded: the message is one sentence for the command line."""
@@ -41,6 +43,8 @@ def exercise_in_name(path: Path) -> str | None:
 def exercise_from_functions(path: Path) -> str | None:
     """The exercise whose functions the notebook defines most of (None when it defines none)."""
     try:
+        if path.stat().st_size > _LARGEST_GUESSED:
+            return None
         cells = nbformat.read(str(path), as_version=4).cells
     except Exception:  # unreadable: the grader reports it properly once an exercise is chosen
         return None
