@@ -52,7 +52,7 @@ def test_allocating_50_gb_loses_that_test_with_a_clear_message(tmp_path):
 
 def test_a_huge_print_costs_nothing(tmp_path):
     path = _inject(
-        "    print('x' * 10**8)\n    import sys\n    sys.stderr.write('y' * 10**7)", tmp_path, EVERY
+        "    print('x' * 10**7)\n    import sys\n    sys.stderr.write('y' * 10**7)", tmp_path, EVERY
     )
     result = grade_notebook(path, "ex01")
     assert result.score == result.max_score, [t.feedback for t in result.tests]
