@@ -14,7 +14,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-EXERCISE_MODULES = ("ex01",)  # grading modules, in course order; add yours here
+EXERCISE_MODULES = ("ex01", "ex02", "ex03", "ex04", "ex05")  # grading modules, in course order; add yours here
 
 
 @dataclass(frozen=True)
