@@ -1,6 +1,7 @@
-"""Batch grading of a class: ``python -m s2s_ref.bench.grade_batch [--submissions 50] [--jobs 2]``.
+"""Batch grading of a class: ``python -m s2s_ref.bench.grade_batch [--submissions 50] [--jobs 2]
+[--exercises ex01 ...]``.
 
-Writes a folder of generated submissions for every registered exercise (a mix of the solution,
+Writes a folder of generated submissions, one notebook per exercise (a mix of the solution,
 the unfilled exercise, and the solution with one typical mistake of the feedback catalogue, in
 the proportions 2 : 1 : 2), grades it with ``python -m s2s_ref.grade FOLDER --jobs N`` as an
 instructor would, and prints the wall time per setting of ``--jobs``, the time per notebook, the
@@ -21,11 +22,11 @@ from s2s_ref.grading.mutants import ROOT, with_mistake
 from s2s_ref.grading.registry import EXERCISE_MODULES, get_exercise
 
 
-def make_class(folder: Path, n: int) -> None:
-    """``n`` submission folders, each with one notebook per registered exercise."""
+def make_class(folder: Path, n: int, keys) -> None:
+    """``n`` submission folders, each with one notebook per exercise of ``keys``."""
     for i in range(n):
         student = folder / f"student{i:03d}"
-        for key in EXERCISE_MODULES:
+        for key in keys:
             exercise = get_exercise(key)
             kind = i % 5
             if kind in (0, 1):
@@ -42,6 +43,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m s2s_ref.bench.grade_batch")
     parser.add_argument("--submissions", type=int, default=50)
     parser.add_argument("--jobs", type=int, nargs="+", default=[2])
+    parser.add_argument("--exercises", nargs="+", choices=EXERCISE_MODULES, default=["ex01"])
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "submissions"

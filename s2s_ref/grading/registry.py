@@ -14,22 +14,29 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-EXERCISE_MODULES = ("ex01", "ex02", "ex03", "ex04", "ex05")  # grading modules, in course order; add yours here
+# Grading modules, in course order: to add an exercise, write s2s_ref/grading/exNN.py, add its key
+# here and its step to .github/workflows/classroom.yml (tests/test_workflows.py checks).
+EXERCISE_MODULES = ("ex01", "ex02", "ex03", "ex04", "ex05")
 
 
 @dataclass(frozen=True)
 class Mistake:
     """A typical bug: how to put it into the solution notebook, and how the grader names it.
 
-    name: the mistake in a few words; function: the learner function that holds it; replace:
-    {text of the solution's code cells: buggy text} (each text must occur); feedback: words that
-    the feedback of at least one of that function's tests must contain.
+    name: the mistake in a few words; function: the learner function that holds it, or a tuple of
+    functions that must all lose points (a forward and the sequence forward that calls it);
+    replace: {text of the solution's code cells: buggy text} (each text must occur); feedback:
+    words that the feedback of at least one test of each function must contain.
     """
 
     name: str
-    function: str
+    function: str | tuple[str, ...]
     replace: dict[str, str]
     feedback: str
+
+    @property
+    def functions(self) -> tuple[str, ...]:
+        return (self.function,) if isinstance(self.function, str) else tuple(self.function)
 
 
 @dataclass(frozen=True)
