@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 # Grading modules, in course order: to add an exercise, write s2s_ref/grading/exNN.py, add its key
 # here and its step to .github/workflows/classroom.yml (tests/test_workflows.py checks).
-EXERCISE_MODULES = ("ex01", "ex02", "ex03", "ex04", "ex05")
+EXERCISE_MODULES = ("ex01", "ex02", "ex03", "ex04", "ex05", "ex06")
 
 
 @dataclass(frozen=True)
