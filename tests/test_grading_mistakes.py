@@ -9,6 +9,7 @@ from s2s_ref.grading.runner import grade_notebook
 from .notebook_mutants import mutant
 
 MINIMUM = 5  # typical mistakes each exercise's grader must name
+TIMEOUT = 120  # seconds per test: ex06 trains a model, far slower on a busy machine
 CATALOGUE = [(key, m) for key in EXERCISE_MODULES for m in get_exercise(key).mistakes]
 
 
@@ -25,7 +26,8 @@ def test_each_exercise_names_enough_typical_mistakes(key):
     "key, mistake", CATALOGUE, ids=[f"{key}: {m.name}" for key, m in CATALOGUE]
 )
 def test_each_typical_mistake_loses_points_and_is_named(key, mistake, tmp_path):
-    result = grade_notebook(mutant(get_exercise(key).notebook, mistake.replace, tmp_path), key)
+    path = mutant(get_exercise(key).notebook, mistake.replace, tmp_path)
+    result = grade_notebook(path, key, timeout=TIMEOUT)
     assert result.score < result.max_score, f"{mistake.name}: full marks"
     for function in mistake.functions:
         lost = [
