@@ -15,6 +15,10 @@ import sys
 import traceback
 from pathlib import Path
 
+# Seconds per test: twice the grader's default, since ex06 trains a model, and a runner is a fresh
+# machine on which a hang costs only the learner's own step (the step itself stops at 10 minutes).
+CLASSROOM_TIMEOUT = 60.0
+
 
 def main(argv=None) -> int:
     os.dup2(1, 2)  # stderr, ours and every child's, goes to stdout (see the module's docstring)
@@ -26,6 +30,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m s2s_ref.classroom")
     parser.add_argument("exercise", choices=EXERCISE_MODULES)
     parser.add_argument("notebook", nargs="?", help="default: exercises/<the exercise's notebook>")
+    parser.add_argument(
+        "--timeout", type=float, default=CLASSROOM_TIMEOUT, help="seconds per test (default 60)"
+    )
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse's usage message went to stdout already
@@ -36,7 +43,7 @@ def main(argv=None) -> int:
         print(f"{path}: no such notebook. Keep the exercise at this path and commit it.")
         return 1
     try:
-        result = grade_notebook(path, args.exercise)
+        result = grade_notebook(path, args.exercise, timeout=args.timeout)
     except Exception:
         print("the grader could not run:\n" + traceback.format_exc())
         return 1
