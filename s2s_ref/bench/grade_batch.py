@@ -47,10 +47,10 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "submissions"
-        make_class(folder, args.submissions)
-        notebooks = args.submissions * len(EXERCISE_MODULES)
+        make_class(folder, args.submissions, args.exercises)
+        notebooks = args.submissions * len(args.exercises)
         print(
-            f"{args.submissions} submissions, {notebooks} notebooks ({', '.join(EXERCISE_MODULES)})"
+            f"{args.submissions} submissions, {notebooks} notebooks ({', '.join(args.exercises)})"
         )
         print(
             f"{'jobs':>4}  {'wall s':>7}  {'s/notebook':>10}  {'speed-up':>8}  load before -> after"
