@@ -13,10 +13,15 @@ import math
 import os
 import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import TqdmWarning
+
+with warnings.catch_warnings():  # in Jupyter without ipywidgets: a text bar, not a warning
+    warnings.simplefilter("ignore", TqdmWarning)
+    from tqdm.auto import tqdm
 
 from s2s_ref.teacher_forcing import inverse_sigmoid_decay
 from s2s_ref.torch_nn.devices import autocast, resolve_device, resolve_precision
