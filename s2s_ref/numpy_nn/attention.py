@@ -7,6 +7,9 @@ Three scoring functions share one masked softmax and one read-out, forward and b
     score_s = w . tanh(q Wq + k_s Wk)   (additive)
     a = softmax(score over the real keys),  context = sum_s a_s v_s
 
+A fourth, ``pooled_attention_forward``, ignores the query: it is learned pooling, not attention,
+and is here so that chapter 5 can show how to tell the two apart.
+
 Book: chapter 5, "Scoring functions" and "Attention, backward".
 """
 
@@ -171,7 +174,10 @@ def pooled_attention_forward(q, k, v, mask, Wk, w):
 
 
 def pooled_attention_backward(dcontext, cache):
-    """dcontext: (N, Hv) -> dq: (N, Hq), all zeros, dk, dv, dWk: (Hk, A), dw: (A,)"""
+    """dcontext: (N, Hv) -> dq: (N, Hq), all zeros, dk, dv, dWk: (Hk, A), dw: (A,)
+
+    Book: chapter 5, "Is it really attention?".
+    """
     q, k, v, Wk, w, hidden, weights = cache
     dscores, dv = _read_backward(dcontext, weights, v)
     dw = dscores.reshape(-1) @ hidden.reshape(-1, hidden.shape[2])

@@ -7,21 +7,8 @@ Book: chapter 2, "The LSTM cell" and "Backward through the LSTM".
 
 import numpy as np
 
+from s2s_ref.numpy_nn.activations import sigmoid
 from s2s_ref.shapes import ShapeError, check_shapes
-
-
-def sigmoid(a, out=None):
-    """The logistic function 1 / (1 + exp(-a)), written as (1 + tanh(a / 2)) / 2.
-
-    a: any shape -> same shape (into ``out`` if given, which may be ``a`` itself). The tanh form
-    never overflows (exp(-a) does for a < -88 in float32) and keeps the dtype.
-    Book: chapter 2, "Why gates".
-    """
-    out = np.multiply(a, 0.5, out=out)
-    np.tanh(out, out=out)
-    out *= 0.5
-    out += 0.5
-    return out
 
 
 def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):

@@ -1,0 +1,200 @@
+"""Graded tests of exercise ex04: greedy decoding and beam search with length normalisation.
+
+The learner's decoders run on models given as step functions: random language models whose
+next-token distribution depends on the whole prefix (fresh on every run), and small hand-built
+tables where beam search must keep two children of one parent, finish hypotheses at EOS and
+prefer a longer output once normalised. Known mistakes are named in the feedback.
+Book: chapter 4; notebook: ex04_decoding.ipynb.
+"""
+
+import numpy as np
+
+from s2s_ref.grading.feedback import Feedback, check_array
+from s2s_ref.grading.reference import load_private
+from s2s_ref.grading.registry import Exercise
+
+EXERCISE = Exercise(
+    key="ex04",
+    title="Greedy decoding and beam search",
+    notebook="ex04_decoding.ipynb",
+    functions=("greedy_decode", "beam_search"),
+    hidden_modules=("s2s_ref.decoding", "s2s_ref.numpy_nn.training"),
+)
+ref = load_private("s2s_ref.decoding")
+SOS, EOS = 0, 1  # in these models id 0 is SOS (never predicted) and id 1 is EOS
+
+
+def random_model(V, seed, temperature=1.5):
+    """step(tokens, state) for a random language model of V tokens.
+
+    The state of a hypothesis is its row (source id, SOS, tokens so far); the next-token
+    distribution is drawn from a seed made of the whole row, so it depends on the source and the
+    prefix, and is the same whatever order hypotheses are asked in.
+    """
+
+    def step(tokens, state):
+        prefix = np.concatenate([np.asarray(state), np.asarray(tokens)[:, None]], axis=1)
+        logits = np.stack([np.random.default_rng([seed, row[0], *row[2:].tolist()]).normal(size=V)
+                           for row in prefix]) * temperature  # fmt: skip
+        logits[:, SOS] = -np.inf
+        top = logits.max(axis=1, keepdims=True)
+        return logits - top - np.log(np.exp(logits - top).sum(axis=1, keepdims=True)), prefix
+
+    return step
+
+
+def table_model(table, V):
+    """A model given as {prefix: {token: probability}}; the state is (source id, SOS, prefix)."""
+
+    def step(tokens, state):
+        prefix = np.concatenate([np.asarray(state), np.asarray(tokens)[:, None]], axis=1)
+        log_probs = np.full((len(prefix), V), -np.inf)
+        for i, row in enumerate(prefix):
+            for token, p in table.get(tuple(row[2:].tolist()), {EOS: 1.0}).items():
+                log_probs[i, token] = np.log(p)
+        return log_probs, prefix
+
+    return step
+
+
+def _start(n):
+    """The initial states of n sources: their ids, (n, 1)."""
+    return np.arange(n, dtype=np.int64)[:, None]
+
+
+@EXERCISE.test(points=3, function="greedy_decode")
+def greedy_matches_reference(learner):
+    """tokens, lengths and log-probabilities of a batch, EOS handled"""
+    rng = np.random.default_rng()
+    n, V, max_len = 5, 5, 7
+    step = random_model(V, int(rng.integers(2**31)), temperature=0.7)
+    result = learner.greedy_decode(step, _start(n), n, SOS, EOS, max_len, -1)
+    tokens, lengths, log_probs = _unpack(
+        result, "greedy_decode", ("tokens", "lengths", "log_probs")
+    )
+    want = ref.greedy_decode(step, _start(n), n, SOS, EOS, max_len, -1)
+    grown = _greedy_without_stopping(step, n, max_len)
+    check_array("tokens", tokens, want[0], shape_hint="(N, longest length)", mistakes={
+        "outputs keep growing after EOS: a finished row's later positions hold pad_id.":
+        lambda: grown[0][:, : want[0].shape[1]]})  # fmt: skip
+    check_array("lengths", lengths, want[1], shape_hint="(N,)")
+    check_array("log_probs", log_probs, want[2], shape_hint="(N,)", mistakes={
+        "log_probs keep adding after EOS: stop summing once a row has finished.":
+        lambda: grown[1]})  # fmt: skip
+
+
+def _greedy_without_stopping(step, n, max_len):
+    tokens, state = np.full(n, SOS), _start(n)
+    out, total = [], np.zeros(n)
+    for _ in range(max_len):
+        log_probs, state = step(tokens, state)
+        tokens = log_probs.argmax(axis=1)
+        out.append(tokens)
+        total += log_probs[np.arange(n), tokens]
+    return np.stack(out, axis=1), total
+
+
+def _unpack(result, func, names):
+    if not isinstance(result, tuple) or len(result) != len(names):
+        got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
+        raise Feedback(f"`{func}` should return a tuple ({', '.join(names)}), got {got}.")
+    return result
+
+
+def _hypotheses(result, beam_size):
+    """The learner's list of (tokens, log_prob, score, finished), checked and normalised."""
+    if not isinstance(result, list):
+        raise Feedback(f"`beam_search` should return a list, got {type(result).__name__}.")
+    if not 0 < len(result) <= beam_size:
+        raise Feedback(f"`beam_search` returned {len(result)} hypotheses, expected 1 to "
+                       f"beam_size = {beam_size}.")  # fmt: skip
+    out = []
+    for h in result:
+        if not (isinstance(h, tuple) and len(h) == 4):
+            raise Feedback("each hypothesis should be a tuple (tokens, log_prob, score, finished), "
+                           f"got {h!r:.80}")  # fmt: skip
+        tokens, log_prob, score, finished = h
+        out.append((tuple(int(t) for t in tokens), float(log_prob), float(score), bool(finished)))
+    return out
+
+
+def _check_beam(got, want, what, mistakes=()):
+    """Compare two hypothesis lists; name the first mistake whose output equals the learner's."""
+    want = [(h.tokens, h.log_prob, h.score, h.finished) for h in want]
+    if _same(got, want):
+        return
+    if any(EOS in h[0] for h in got):
+        raise Feedback(
+            f"{what}: a hypothesis contains EOS among its tokens: it was not finished at EOS "
+            "(finished hypotheses stop growing, and their tokens exclude EOS)."
+        )
+    for description, produce in mistakes:
+        if _same(got, [(h.tokens, h.log_prob, h.score, h.finished) for h in produce()]):
+            raise Feedback(f"{what}: the result matches a known mistake: {description}")
+    show = "; ".join(f"{list(h[0])} score {h[2]:.4f}" for h in want[:3])
+    mine = "; ".join(f"{list(h[0])} score {h[2]:.4f}" for h in got[:3])
+    raise Feedback(f"{what}: expected (best first) {show}; got {mine}.")
+
+
+def _same(a, b):
+    return len(a) == len(b) and all(
+        x[0] == y[0] and x[3] == y[3] and np.allclose(x[1:3], y[1:3], rtol=1e-6, atol=1e-9)
+        for x, y in zip(a, b, strict=True)
+    )
+
+
+def _reference_beam(step, max_len, K, alpha):
+    return ref.beam_search(step, _start(1), 1, SOS, EOS, max_len, K, alpha=alpha)[0]
+
+
+@EXERCISE.test(points=3, function="beam_search")
+def beam_matches_reference(learner):
+    """the beam_size best hypotheses of random models, raw log-probability (alpha = 0)"""
+    rng = np.random.default_rng()
+    for K, V, max_len in ((1, 5, 6), (3, 5, 6), (4, 6, 5)):
+        step = random_model(V, int(rng.integers(2**31)))
+        got = _hypotheses(learner.beam_search(step, _start(1), SOS, EOS, max_len, K, 0.0), K)
+        _check_beam(got, _reference_beam(step, max_len, K, 0.0), f"beam {K}")
+
+
+NO_NORMALISATION = (
+    "no length normalisation: divide each score by length_penalty(length, alpha), the length "
+    "counting the EOS."
+)
+
+
+@EXERCISE.test(points=2, function="beam_search")
+def beam_normalises_length(learner):
+    """scores are divided by the GNMT length penalty ((5 + len) / 6) ** alpha"""
+    rng = np.random.default_rng()
+    for alpha in (0.6, 1.5):
+        step = random_model(5, int(rng.integers(2**31)))
+        got = _hypotheses(learner.beam_search(step, _start(1), SOS, EOS, 6, 3, alpha), 3)
+        raw = _reference_beam(step, 6, 3, 0.0)  # what a beam that ignores alpha returns
+        want = _reference_beam(step, 6, 3, alpha)
+        _check_beam(got, want, f"alpha {alpha}", mistakes=[(NO_NORMALISATION, lambda raw=raw: raw)])
+
+
+@EXERCISE.test(points=2, function="beam_search")
+def beam_keeps_two_children_of_one_parent(learner):
+    """the K * V extensions compete together: two children of one parent may both survive"""
+    A, B, C, D = 2, 3, 4, 5
+    table = {(): {A: 0.9, B: 0.1}, (A,): {C: 0.6, D: 0.4}, (B,): {EOS: 1.0}}
+    step = table_model(table, 6)
+    got = _hypotheses(learner.beam_search(step, _start(1), SOS, EOS, 3, 2, 0.0), 2)
+    if len({(A, C), (A, D)} & {h[0] for h in got}) == 1:
+        raise Feedback(
+            "the beam keeps only one candidate per parent: rank all K * V extensions together "
+            "and keep the K best, whatever their parents."
+        )
+    _check_beam(got, _reference_beam(step, 3, 2, 0.0), "two children of one parent")
+
+
+@EXERCISE.test(points=2, function="beam_search")
+def beam_finishes_at_eos(learner):
+    """a hypothesis that emits EOS is finished and stops growing"""
+    A = 2
+    table = {(): {A: 0.7, EOS: 0.3}, (A,): {EOS: 0.8, A: 0.2}}
+    step = table_model(table, 3)
+    got = _hypotheses(learner.beam_search(step, _start(1), SOS, EOS, 6, 3, 0.0), 3)
+    _check_beam(got, _reference_beam(step, 6, 3, 0.0), "a model that likes EOS")

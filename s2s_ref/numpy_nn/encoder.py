@@ -1,0 +1,64 @@
+"""The encoder: embed the source, run a GRU over it, keep the state after the last real token.
+
+    e_t = W_emb[x_t]                 h_t = GRU(e_t, h_{t-1}), h_0 = 0
+    c = h_{L}                        L = the number of real tokens (the context vector)
+
+Sources are padded on the right, so the GRU reads the padding only after the last real token:
+the context, taken at position L - 1, never depends on it, and states at padded positions are
+returned but masked out by whoever reads them (attention, chapter 5).
+Book: chapter 3, "The encoder and the context vector".
+"""
+
+import numpy as np
+
+from s2s_ref.numpy_nn.embedding import embedding_backward, embedding_forward
+from s2s_ref.numpy_nn.gru import gru_backward, gru_forward
+from s2s_ref.shapes import check_shapes
+
+
+def _lengths(src_mask, func):
+    mask = np.asarray(src_mask)
+    if mask.dtype != bool:
+        raise TypeError(f"{func}: src_mask must be boolean (True = real token), got {mask.dtype}")
+    lengths = mask.sum(axis=1)
+    if (lengths == 0).any() or (mask != (np.arange(mask.shape[1]) < lengths[:, None])).any():
+        raise ValueError(f"{func}: every source needs >= 1 real token, padding only on the right")
+    return lengths
+
+
+def encoder_forward(src, src_mask, W_emb, Wx, Wh, bx, bh):
+    """Embed and encode a padded batch of sources.
+
+    src: (N, S) int ids, src_mask: (N, S) bool, W_emb: (V, E), Wx: (E, 3H), Wh: (H, 3H),
+    bx, bh: (3H,) -> enc: (N, S, H) every state, context: (N, H) the last real state, cache
+    Book: chapter 3, "The encoder and the context vector".
+    """
+    check_shapes(
+        "encoder_forward", src=(src, "N S"), src_mask=(src_mask, "N S"), W_emb=(W_emb, "V E"),
+        Wx=(Wx, "E 3H"), Wh=(Wh, "H 3H"),
+    )  # fmt: skip
+    lengths = _lengths(src_mask, "encoder_forward")
+    emb, emb_cache = embedding_forward(src, W_emb)  # (N, S, E)
+    h0 = np.zeros((src.shape[0], Wh.shape[0]), dtype=emb.dtype)
+    enc, gru_cache = gru_forward(emb, h0, Wx, Wh, bx, bh)  # (N, S, H)
+    context = enc[np.arange(src.shape[0]), lengths - 1]  # (N, H), a copy (fancy indexing)
+    return enc, context, (emb_cache, gru_cache, lengths, enc.shape)
+
+
+def encoder_backward(denc, dcontext, cache):
+    """Backward of the encoder, given the gradients of every state and of the context.
+
+    denc: (N, S, H) (zeros when only the context is used), dcontext: (N, H)
+    -> dW_emb: (V, E), dWx: (E, 3H), dWh: (H, 3H), dbx: (3H,), dbh: (3H,)
+    The context is a copy of state L - 1, so its gradient is added there; BPTT through the GRU
+    then carries it back to every earlier token.
+    Book: chapter 3, "Backpropagation through decoder and encoder".
+    """
+    emb_cache, gru_cache, lengths, shape = cache
+    check_shapes("encoder_backward", denc=(denc, "N S H"), dcontext=(dcontext, "N H"))
+    if denc.shape != shape:
+        raise ValueError(f"encoder_backward: denc should have shape {shape}, got {denc.shape}")
+    dh = np.array(denc, copy=True)  # never write into the caller's array
+    dh[np.arange(shape[0]), lengths - 1] += dcontext
+    demb, _, dWx, dWh, dbx, dbh = gru_backward(dh, gru_cache)
+    return embedding_backward(demb, emb_cache), dWx, dWh, dbx, dbh
