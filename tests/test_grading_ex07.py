@@ -36,17 +36,17 @@ def test_generated_exercise_gets_zero_with_not_implemented_feedback():
 MUTATIONS = {
     "mask ignored": (
         {'scores.masked_fill(~mask[:, None, :], float("-inf"))': "scores"},
-        "masked_softmax",
+        "batched_masked_softmax",
         "the mask is ignored",
     ),
     "padded scores set to 0": (
         {'float("-inf"))': "0.0)"},
-        "masked_softmax",
+        "batched_masked_softmax",
         "padded scores are set to 0, not -inf",
     ),
     "softmax over the wrong axis": (
         {"weights = torch.softmax(scores, dim=-1)": "weights = torch.softmax(scores, dim=1)"},
-        "masked_softmax",
+        "batched_masked_softmax",
         "softmax runs over the wrong axis",
     ),
     "context from the keys": (

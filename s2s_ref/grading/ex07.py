@@ -20,7 +20,7 @@ EXERCISE = Exercise(
     key="ex07",
     title="Attention in PyTorch",
     notebook="ex07_torch_attention.ipynb",
-    functions=("masked_softmax", "general_attention", "LuongDecoder"),
+    functions=("batched_masked_softmax", "general_attention", "LuongDecoder"),
     hidden_modules=(
         "s2s_ref.torch_nn.attention",
         "s2s_ref.torch_nn.attention_decoder",
@@ -84,13 +84,13 @@ def _softmax_mistakes(scores, mask):
     }
 
 
-@EXERCISE.test(points=2, function="masked_softmax")
+@EXERCISE.test(points=2, function="batched_masked_softmax")
 def softmax_matches_reference(learner):
     """weights equal the reference; padded keys get exactly 0"""
     g = torch.Generator().manual_seed(int(np.random.default_rng().integers(2**31)))
     scores = torch.randn(N, T, S, dtype=torch.float64, generator=g) * 3
     mask = _mask()
-    got = _np("weights", learner.masked_softmax(scores.clone(), mask))
+    got = _np("weights", learner.batched_masked_softmax(scores.clone(), mask))
     if got.shape == (N, T, S) and np.allclose(np.nansum(got, axis=1)[mask.numpy()], 1):
         raise Feedback("the softmax runs over the wrong axis (the queries): normalise over the "
                        "keys, the last axis, dim=-1.")  # fmt: skip
