@@ -1,7 +1,8 @@
-"""Attention encoder-decoders (NumPy): whole-model finite differences and model properties."""
+"""Attention encoder-decoders (NumPy): whole-model finite differences, torch autograd, properties."""
 
 import numpy as np
 import pytest
+import torch
 
 from s2s_ref.gradcheck import numerical_gradient, relative_error
 from s2s_ref.numpy_nn.attention_seq2seq import (
@@ -118,3 +119,65 @@ def test_pooling_gives_the_same_weights_at_every_step_attention_does_not(decoder
         _, weights, _ = seq2seq_forward(config, params, src, src_mask, tgt_in)
         spread[score] = weights[0].std(axis=0).max()  # row 0 has 5 real keys
     assert spread["pooled"] < 1e-15 < 1e-3 < spread["additive"]
+
+
+def _torch_loss(config, tp, src, src_mask, tgt_in, tgt_out, tgt_mask):
+    """The same model written with torch ops (vanilla RNN cell), for autograd to differentiate."""
+
+    def cell(x, h, prefix):
+        return torch.tanh(x @ tp[prefix + "Wx"] + h @ tp[prefix + "Wh"] + tp[prefix + "b"])
+
+    def attend(q, enc):
+        if config.score == "general":
+            scores = torch.einsum("nh,hk,nsk->ns", q, tp["dec_att_W"], enc)
+        else:
+            pre = (q @ tp["dec_att_Wq"])[:, None, :] + enc @ tp["dec_att_Wk"]
+            scores = torch.tanh(pre) @ tp["dec_att_w"]
+        weights = torch.softmax(scores.masked_fill(~torch.from_numpy(src_mask), -torch.inf), 1)
+        return torch.einsum("ns,nsh->nh", weights, enc)
+
+    emb = tp["src_emb"][torch.from_numpy(src)]
+    h, states = torch.zeros(src.shape[0], config.hidden, dtype=emb.dtype), []
+    for t in range(src.shape[1]):
+        h = cell(emb[:, t], h, "enc_")
+        states.append(h)
+    enc = torch.stack(states, 1)
+    s = enc[torch.arange(src.shape[0]), torch.from_numpy(src_mask.sum(1) - 1)]
+    x = tp["tgt_emb"][torch.from_numpy(tgt_in)]
+    outputs = []
+    for t in range(tgt_in.shape[1]):
+        if config.decoder == "bahdanau":
+            c = attend(s, enc)
+            s = cell(torch.cat([x[:, t], c], 1), s, "dec_")
+            outputs.append(torch.cat([s, c], 1))
+        else:
+            s = cell(x[:, t], s, "dec_")
+            outputs.append(torch.tanh(torch.cat([s, attend(s, enc)], 1) @ tp["dec_Wc"]))
+    logits = torch.stack(outputs, 1) @ tp["dec_Wo"] + tp["dec_bo"]
+    logp = torch.log_softmax(logits, -1)
+    picked = logp.gather(2, torch.from_numpy(tgt_out)[..., None])[..., 0]
+    mask = torch.from_numpy(tgt_mask)
+    return -(picked * mask).sum() / mask.sum()
+
+
+@pytest.mark.parametrize(("decoder", "score"), [("bahdanau", "additive"), ("luong", "general")])
+def test_whole_model_matches_torch_autograd(decoder, score, rng):
+    config = _config(decoder, score)
+    params = init_seq2seq(config, rng, np.float64)
+    batch = _batch(rng)
+    loss, grads = seq2seq_loss(config, params, *batch)
+    tp = {n: torch.tensor(a, requires_grad=True) for n, a in params.items()}
+    t_loss = _torch_loss(config, tp, *batch)
+    t_loss.backward()
+    assert loss == pytest.approx(t_loss.item(), rel=1e-12)
+    for name, t in tp.items():
+        np.testing.assert_allclose(grads[name], t.grad.numpy(), atol=1e-12, err_msg=name)
+
+
+def test_sources_must_be_right_padded_and_not_empty(rng):
+    config = _config("plain", "dot")
+    params = init_seq2seq(config, rng, np.float64)
+    src, src_mask, tgt_in, _, _ = _batch(rng)
+    for bad in (src_mask[:, ::-1], np.zeros_like(src_mask)):
+        with pytest.raises(ValueError, match="at least one real token, padding at the end"):
+            seq2seq_forward(config, params, src, bad, tgt_in)

@@ -110,7 +110,10 @@ def encode(config, p, src, src_mask):
         np.zeros((src.shape[0], config.hidden), emb.dtype),
         *(enc_p[n] for n in CELLS[config.cell][4]),
     )
-    last = src_mask.sum(axis=1) - 1  # the state after the last real token, not after padding
+    lengths = src_mask.sum(axis=1)
+    if lengths.min() == 0 or np.any(src_mask != (np.arange(src.shape[1]) < lengths[:, None])):
+        raise ValueError("encode: every source needs at least one real token, padding at the end")
+    last = lengths - 1  # the state after the last real token, not after padding
     s0 = enc[np.arange(src.shape[0]), last]
     return enc, s0, (emb_cache, cell_cache, last, enc.shape)
 
