@@ -6,15 +6,15 @@ The reference attention is loaded privately; the reference decoder is rebuilt he
 Book: chapter 7; notebook: ex07_torch_attention.ipynb.
 """
 
-from types import SimpleNamespace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from s2s_ref.grading.ex07_training import TRAIN_TARGET, WithEncoder, reversal, token_accuracy
 from s2s_ref.grading.feedback import Feedback, check_array
 from s2s_ref.grading.reference import load_private
-from s2s_ref.grading.registry import Exercise
+from s2s_ref.grading.registry import Exercise, Mistake
 
 EXERCISE = Exercise(
     key="ex07",
@@ -256,49 +256,6 @@ def decoder_gradients_and_padding(learner):
                        "must get exactly 0 weight.")  # fmt: skip
 
 
-class WithEncoder(torch.nn.Module):
-    """Chapter 6's packed encoder, a bridge and the learner's decoder, for the training loop."""
-
-    def __init__(self, decoder, V, E, H):
-        super().__init__()
-        from s2s_ref.torch_nn.seq2seq import Encoder
-
-        self.encoder = Encoder(V, E, H // 2, bidirectional=True)
-        self.bridge = torch.nn.Linear(self.encoder.out_size, H)
-        self.decoder = decoder
-
-    def forward(self, src, src_mask, tgt_in, teacher_forcing=1.0, generator=None):
-        enc, summary = self.encoder(src, src_mask)
-        h0 = torch.tanh(self.bridge(summary))[None]
-        return self.decoder(tgt_in, enc, src_mask, h0)[0]
-
-
-def reversal(n, seed, symbols=6, max_len=5):
-    """n reversals of lengths 2..max_len over ids 3..3+symbols-1: PAD 0, BOS 1, EOS 2."""
-    g = torch.Generator().manual_seed(seed)
-    lengths = torch.randint(2, max_len + 1, (n,), generator=g)
-    src_mask = torch.arange(max_len)[None] < lengths[:, None]
-    src = torch.randint(3, 3 + symbols, (n, max_len), generator=g).masked_fill(~src_mask, 0)
-    tgt_out = torch.zeros(n, max_len + 1, dtype=torch.long)
-    for i, L in enumerate(lengths.tolist()):
-        tgt_out[i, :L] = src[i, :L].flip(0)
-        tgt_out[i, L] = 2
-    tgt_mask = torch.arange(max_len + 1)[None] <= lengths[:, None]
-    tgt_in = torch.cat([torch.ones(n, 1, dtype=torch.long), tgt_out[:, :-1]], 1) * tgt_mask
-    return SimpleNamespace(src=src, src_mask=src_mask, tgt_in=tgt_in, tgt_out=tgt_out,
-                           tgt_mask=tgt_mask)  # fmt: skip
-
-
-TRAIN_TARGET = 0.9
-
-
-def _token_accuracy(model, data):
-    model.eval()
-    with torch.no_grad():
-        pred = model(data.src, data.src_mask, data.tgt_in).argmax(-1)
-    return float((pred == data.tgt_out)[data.tgt_mask].double().mean())
-
-
 @EXERCISE.test(points=3, function="LuongDecoder")
 def decoder_learns_reversal(learner):
     """trained on reversal for at most 200 steps, it predicts >= 90 % of held-out tokens"""
@@ -313,8 +270,69 @@ def decoder_learns_reversal(learner):
                          eval_every=25, target=TRAIN_TARGET, device="cpu", cpu_threads=1,
                          progress=False)  # fmt: skip
     result = _call("training with your LuongDecoder", train, model, reversal(1024, seed=1), config,
-                   lambda m: _token_accuracy(m, test))  # fmt: skip
+                   lambda m: token_accuracy(m, test))  # fmt: skip
     if result.best_metric < TRAIN_TARGET:
         raise Feedback(f"after {result.step} training steps your decoder predicts "
                        f"{result.best_metric:.1%} of held-out tokens; the reference reaches "
                        f"{TRAIN_TARGET:.0%} in about 100.")  # fmt: skip
+
+
+EXERCISE.mistakes += [
+    Mistake(
+        "mask ignored",
+        "batched_masked_softmax",
+        {'scores.masked_fill(~mask[:, None, :], float("-inf"))': "scores"},
+        "the mask is ignored",
+    ),
+    Mistake(
+        "padded scores set to 0",
+        "batched_masked_softmax",
+        {'float("-inf"))': "0.0)"},
+        "padded scores are set to 0, not -inf",
+    ),
+    Mistake(
+        "softmax over the wrong axis",
+        "batched_masked_softmax",
+        {"weights = torch.softmax(scores, dim=-1)": "weights = torch.softmax(scores, dim=1)"},
+        "softmax runs over the wrong axis",
+    ),
+    Mistake(
+        "context from the keys",
+        "general_attention",
+        {"context = torch.bmm(weights, v)": "context = torch.bmm(weights, k)"},
+        "averages the keys k",
+    ),
+    Mistake(
+        "attention weights detached",
+        "general_attention",
+        {"context = torch.bmm(weights, v)": "context = torch.bmm(weights.detach(), v)"},
+        "does not reach the context",
+    ),
+    Mistake(
+        "Luong attends with the previous state",
+        "LuongDecoder",
+        {
+            "context, weights = general_attention(s, enc, enc, mask, self.W)": (
+                "context, weights = general_attention("
+                "torch.cat([h0.transpose(0, 1), s[:, :-1]], 1), enc, enc, mask, self.W)"
+            )
+        },
+        "state before the step",
+    ),
+    Mistake(
+        "combined layer without tanh",
+        "LuongDecoder",
+        {
+            "o = torch.tanh(self.combine(torch.cat([s, context], dim=-1)))": (
+                "o = self.combine(torch.cat([s, context], dim=-1))"
+            )
+        },
+        "misses its tanh",
+    ),
+    Mistake(
+        "concatenation in the wrong order",
+        "LuongDecoder",
+        {"torch.cat([s, context], dim=-1)": "torch.cat([context, s], dim=-1)"},
+        "concatenation is [c_t; s_t]",
+    ),
+]
