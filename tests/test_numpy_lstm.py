@@ -5,13 +5,8 @@ import pytest
 import torch
 
 from s2s_ref.gradcheck import numerical_gradient, relative_error
-from s2s_ref.numpy_nn.lstm import (
-    lstm_backward,
-    lstm_forward,
-    lstm_step_backward,
-    lstm_step_forward,
-    sigmoid,
-)
+from s2s_ref.numpy_nn.activations import sigmoid
+from s2s_ref.numpy_nn.lstm import lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
 from s2s_ref.shapes import ShapeError
 from s2s_ref.torch_nn.convert import lstm_to_torch
 

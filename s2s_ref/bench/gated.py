@@ -1,10 +1,18 @@
 """NumPy LSTM/GRU forward + backward against torch.nn.LSTM/GRU on CPU, same shapes, same process.
 
-Run: ``python -m s2s_ref.bench.gated [--repeats R] [--threads K]``. Prints the median time of R
-runs for each implementation (NumPy and torch runs alternate), the ratio of the medians, the
-median of the back-to-back ratios, and the load average, because the machines this course is
-built on are shared. Budget (COURSE.md section 9): ratio <= 1.5 at
-N=64, T=50, D=H=128, float32.
+Three implementations per cell, timed in turns so that a change in the load of a shared machine
+hits all alike:
+
+- ``numpy steps``: a loop calling the step functions, a fresh x_t @ Wx and per-step weight
+  gradients added up: the straightforward design (the package's first version);
+- ``numpy seq``: the package's ``lstm_forward``/``lstm_backward`` (and GRU), arranged for speed;
+- ``torch``: ``torch.nn.LSTM``/``GRU`` forward and backward, input gradient included.
+
+Run: ``python -m s2s_ref.bench.gated [--repeats R] [--threads K] [--clock wall|cpu]``; prints the
+median of R runs of each, the ratios to torch, and the load average. For a fair comparison on a
+busy machine, run both libraries on one thread and measure CPU time:
+``OPENBLAS_NUM_THREADS=1 python -m s2s_ref.bench.gated --threads 1 --clock cpu``.
+Budget (COURSE.md section 9): numpy seq / torch <= 1.5 at N=64, T=50, D=H=128, float32.
 Book: chapter 2, "How fast is the NumPy LSTM?".
 """
 
@@ -15,41 +23,78 @@ import time
 import numpy as np
 import torch
 
-from s2s_ref.numpy_nn.gru import gru_backward, gru_forward
-from s2s_ref.numpy_nn.lstm import lstm_backward, lstm_forward
+from s2s_ref.numpy_nn.gru import gru_backward, gru_forward, gru_step_backward, gru_step_forward
+from s2s_ref.numpy_nn.lstm import (
+    lstm_backward,
+    lstm_forward,
+    lstm_step_backward,
+    lstm_step_forward,
+)
 from s2s_ref.torch_nn.convert import gru_to_torch, lstm_to_torch
 
 
-def paired_times(run_a, run_b, repeats, clock=time.perf_counter, warmup=2):
-    """Times in seconds of run_a() and run_b(), alternated so that a change in the load of a
-    shared machine hits both alike -> (times_a, times_b), ``repeats`` each, after warm-up.
+def interleaved_times(runs, repeats, clock=time.perf_counter, warmup=2):
+    """Times in seconds of each function in ``runs``, called in turn ``repeats`` times after
+    ``warmup`` rounds -> array (len(runs), repeats).
 
-    clock: time.perf_counter (wall) or time.process_time (CPU time of this process: what the
-    other sessions on a shared machine cannot inflate much, as long as each library runs on one
-    thread; with several threads it also counts time a BLAS thread spends spinning)."""
+    clock: time.perf_counter (wall) or time.process_time (CPU time of this process, which the
+    other sessions on a shared machine inflate much less, as long as each library runs on one
+    thread; with several threads it also counts the time BLAS threads spend spinning)."""
     for _ in range(warmup):
-        run_a()
-        run_b()
-    times_a, times_b = [], []
-    for _ in range(repeats):
-        for run, times in ((run_a, times_a), (run_b, times_b)):
+        for run in runs:
+            run()
+    times = np.empty((len(runs), repeats))
+    for r in range(repeats):
+        for i, run in enumerate(runs):
             start = clock()
             run()
-            times.append(clock() - start)
-    return np.array(times_a), np.array(times_b)
+            times[i, r] = clock() - start
+    return times
 
 
-def numpy_step(forward, backward, x, h0_args, weights, dh):
-    """One forward + backward of a NumPy layer; returns a closure for median_time."""
+def numpy_sequence(forward, backward, x, states, weights, dh):
+    """One forward + backward of a NumPy sequence function; a closure to time."""
 
     def run():
-        h, cache = forward(x, *h0_args, *weights)
+        _, cache = forward(x, *states, *weights)
         backward(dh, cache)
 
     return run
 
 
-def torch_step(module, x, state, dh):
+def lstm_step_loop(x, h0, c0, weights, dh):
+    """The straightforward LSTM: step functions in a loop, weight gradients summed per step."""
+
+    def run():
+        h, c, caches = h0, c0, []
+        for t in range(x.shape[1]):
+            h, c, cache = lstm_step_forward(x[:, t], h, c, *weights)
+            caches.append(cache)
+        dh_next, dc_next, total = 0 * h0, 0 * c0, [0, 0, 0]
+        for t in reversed(range(x.shape[1])):
+            _, dh_next, dc_next, *grads = lstm_step_backward(dh[:, t] + dh_next, dc_next, caches[t])
+            total = [a + g for a, g in zip(total, grads, strict=True)]
+
+    return run
+
+
+def gru_step_loop(x, h0, weights, dh):
+    """The straightforward GRU: step functions in a loop, weight gradients summed per step."""
+
+    def run():
+        h, caches = h0, []
+        for t in range(x.shape[1]):
+            h, cache = gru_step_forward(x[:, t], h, *weights)
+            caches.append(cache)
+        dh_next, total = 0 * h0, [0, 0, 0, 0]
+        for t in reversed(range(x.shape[1])):
+            _, dh_next, *grads = gru_step_backward(dh[:, t] + dh_next, caches[t])
+            total = [a + g for a, g in zip(total, grads, strict=True)]
+
+    return run
+
+
+def torch_sequence(module, x, state, dh):
     """One forward + backward of a torch.nn layer, input gradient included as in NumPy."""
     tx = torch.from_numpy(x).requires_grad_()
 
@@ -65,67 +110,53 @@ def torch_step(module, x, state, dh):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=torch.get_num_threads(),
-        help="torch's threads; set "
-        "NumPy's with OPENBLAS_NUM_THREADS in the environment (it is read at import)",
-    )
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
+                        help="torch's threads; NumPy's come from OPENBLAS_NUM_THREADS")  # fmt: skip
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall")
-    parser.add_argument("-N", type=int, default=64)
-    parser.add_argument("-T", type=int, default=50)
-    parser.add_argument("-D", type=int, default=128)
-    parser.add_argument("-H", type=int, default=128)
+    for size, default in (("-N", 64), ("-T", 50), ("-D", 128), ("-H", 128)):
+        parser.add_argument(size, type=int, default=default)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     clock = time.perf_counter if args.clock == "wall" else time.process_time
     N, T, D, H = args.N, args.T, args.D, args.H
     rng = np.random.default_rng(0)
-    f32 = np.float32
+    f32, u = np.float32, 1 / np.sqrt(H)
     x = rng.normal(size=(N, T, D)).astype(f32)
     h0 = np.zeros((N, H), f32)
     dh = rng.normal(size=(N, T, H)).astype(f32)
-    scale = 1 / np.sqrt(H)
-    lstm_w = [(rng.uniform(-scale, scale, size=s)).astype(f32) for s in ((D, 4 * H), (H, 4 * H))]
-    lstm_w.append(np.zeros(4 * H, f32))
-    gru_w = [(rng.uniform(-scale, scale, size=s)).astype(f32) for s in ((D, 3 * H), (H, 3 * H))]
-    gru_w += [np.zeros(3 * H, f32), np.zeros(3 * H, f32)]
-
+    lstm_w = [rng.uniform(-u, u, size=s).astype(f32) for s in ((D, 4 * H), (H, 4 * H), (4 * H,))]
+    gru_w = [rng.uniform(-u, u, size=s).astype(f32) for s in ((D, 3 * H), (H, 3 * H))]
+    gru_w += [rng.uniform(-u, u, size=3 * H).astype(f32) for _ in range(2)]
     lstm = torch.nn.LSTM(D, H, batch_first=True)
     lstm.load_state_dict(lstm_to_torch(*lstm_w))
     gru = torch.nn.GRU(D, H, batch_first=True)
     gru.load_state_dict(gru_to_torch(*gru_w))
-    th0 = torch.from_numpy(h0)[None]
-    tdh = torch.from_numpy(dh)
-
-    cases = [
-        (
-            "LSTM",
-            numpy_step(lstm_forward, lstm_backward, x, (h0, h0), lstm_w, dh),
-            torch_step(lstm, x, (th0, th0), tdh),
+    th0, tdh = torch.from_numpy(h0)[None], torch.from_numpy(dh)
+    cases = {
+        "LSTM": (
+            lstm_step_loop(x, h0, h0, lstm_w, dh),
+            numpy_sequence(lstm_forward, lstm_backward, x, (h0, h0), lstm_w, dh),
+            torch_sequence(lstm, x, (th0, th0), tdh),
         ),
-        (
-            "GRU",
-            numpy_step(gru_forward, gru_backward, x, (h0,), gru_w, dh),
-            torch_step(gru, x, th0, tdh),
+        "GRU": (
+            gru_step_loop(x, h0, gru_w, dh),
+            numpy_sequence(gru_forward, gru_backward, x, (h0,), gru_w, dh),
+            torch_sequence(gru, x, th0, tdh),
         ),
-    ]
+    }
     print(
         f"N={N} T={T} D={D} H={H} float32, forward+backward, {args.clock} time, median of "
         f"{args.repeats} runs; torch {torch.__version__} threads={torch.get_num_threads()}, "
         f"numpy {np.__version__} OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}; "
         f"load average before: {os.getloadavg()[0]:.2f}"
     )
-    print(f"{'cell':<6}{'numpy ms':>10}{'torch ms':>10}{'numpy/torch':>13}{'pairwise':>10}")
-    for name, run_numpy, run_torch in cases:
-        t_numpy, t_torch = paired_times(run_numpy, run_torch, args.repeats, clock)
-        ratio = np.median(t_numpy) / np.median(t_torch)
-        pairwise = np.median(t_numpy / t_torch)  # ratio of runs taken back to back
-        print(
-            f"{name:<6}{np.median(t_numpy) * 1e3:>10.1f}{np.median(t_torch) * 1e3:>10.1f}"
-            f"{ratio:>13.2f}{pairwise:>10.2f}"
-        )
+    header = ["cell", "steps ms", "seq ms", "torch ms", "steps/torch", "seq/torch"]
+    print(f"{header[0]:<6}" + "".join(f"{h:>13}" for h in header[1:]))
+    for name, runs in cases.items():
+        times = np.median(interleaved_times(runs, args.repeats, clock), axis=1) * 1e3
+        row = [*times, times[0] / times[2], times[1] / times[2]]
+        print(f"{name:<6}" + "".join(f"{v:>13.1f}" for v in row[:3]) +
+              "".join(f"{v:>13.2f}" for v in row[3:]))  # fmt: skip
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

@@ -8,7 +8,7 @@ Book: chapter 2, "The GRU cell" and "Backward through the GRU".
 
 import numpy as np
 
-from s2s_ref.numpy_nn.lstm import sigmoid
+from s2s_ref.numpy_nn.activations import sigmoid
 from s2s_ref.shapes import ShapeError, check_shapes
 
 

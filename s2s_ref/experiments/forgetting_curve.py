@@ -1,0 +1,138 @@
+"""The forgetting curve: token accuracy against input length, plain vs attention seq2seq.
+
+Trains the NumPy models of ``s2s_ref.numpy_nn.attention_seq2seq`` on sequence reversal with
+lengths drawn uniformly from MIN_LEN..MAX_LEN (one length per batch), the same number of updates
+and the same batch size for every model, then decodes held-out sequences greedily and reports
+token accuracy for each length. Run from the repository root:
+
+    export OPENBLAS_NUM_THREADS=1  # small matrices: BLAS threads only contend
+    python -m s2s_ref.experiments.forgetting_curve --out book/ch05/forgetting.json
+
+Book: chapter 5, "The forgetting problem, measured".
+"""
+
+import argparse
+import json
+import time
+from dataclasses import asdict
+
+import numpy as np
+
+from s2s_ref.data.tasks import make_reverse
+from s2s_ref.numpy_nn.attention_seq2seq import (
+    Seq2SeqConfig,
+    greedy_decode,
+    init_seq2seq,
+    seq2seq_loss,
+)
+from s2s_ref.numpy_nn.clip import clip_by_global_norm
+
+PAD, BOS, FIRST = 0, 1, 2  # ids below FIRST are special; symbols are FIRST .. FIRST + SYMBOLS - 1
+SYMBOLS = 10
+MIN_LEN, MAX_LEN = 5, 40
+EVAL_LENGTHS = (5, 10, 15, 20, 25, 30, 35, 40)
+
+
+def reversal_batch(rng, n, length, split="train"):
+    """n reversal examples of one length from the data module's hash split, as id arrays
+    -> src (n, L), src_mask, tgt_in (BOS + target shifted right), tgt_out, tgt_mask"""
+    pairs = make_reverse(n, rng, length, length, SYMBOLS, split)
+    src = np.array([[FIRST + ord(c) - ord("a") for c in s] for s, _ in pairs])
+    tgt = src[:, ::-1]
+    tgt_in = np.concatenate([np.full((n, 1), BOS), tgt[:, :-1]], axis=1)
+    mask = np.ones((n, length), dtype=bool)
+    return src, mask, tgt_in, tgt, mask
+
+
+def token_accuracy(config, params, rng, length, n=200):
+    """Greedy decoding of n held-out sequences (the test split) -> fraction of correct tokens"""
+    src, mask, _, tgt, _ = reversal_batch(rng, n, length, split="test")
+    pred, _ = greedy_decode(config, params, src, mask, length, BOS)
+    return float((pred == tgt).mean())
+
+
+def attention_map(config, params, rng, length):
+    """One held-out example: source and predicted symbols, weights (steps, S) rounded."""
+    src, mask, _, _, _ = reversal_batch(rng, 1, length, split="test")
+    pred, weights = greedy_decode(config, params, src, mask, length, BOS)
+    letters = [[chr(ord("a") + i - FIRST) for i in row] for row in (src[0], pred[0])]
+    maps = None if weights is None else np.round(weights[0], 4).tolist()
+    return {"source": letters[0], "output": letters[1], "weights": maps}
+
+
+class Adam:
+    """Adam (Kingma and Ba, 2015) on a dict of arrays, updated in place."""
+
+    def __init__(self, params, lr=3e-3, betas=(0.9, 0.999), eps=1e-8):
+        self.lr, self.betas, self.eps, self.t = lr, betas, eps, 0
+        self.m = {n: np.zeros_like(a) for n, a in params.items()}
+        self.v = {n: np.zeros_like(a) for n, a in params.items()}
+
+    def step(self, params, grads):
+        self.t += 1
+        b1, b2 = self.betas
+        for n, g in grads.items():
+            self.m[n] = b1 * self.m[n] + (1 - b1) * g
+            self.v[n] = b2 * self.v[n] + (1 - b2) * g * g
+            m_hat = self.m[n] / (1 - b1**self.t)
+            v_hat = self.v[n] / (1 - b2**self.t)
+            params[n] -= (self.lr * m_hat / (np.sqrt(v_hat) + self.eps)).astype(params[n].dtype)
+
+
+def train(config, steps, batch, seed, lr=3e-3, max_len=MAX_LEN, log_every=0):
+    """Train one model; -> params, seconds, last losses."""
+    rng = np.random.default_rng(seed)
+    params = init_seq2seq(config, rng)
+    opt = Adam(params, lr)
+    start, losses = time.perf_counter(), []
+    for step in range(steps):
+        length = int(rng.integers(MIN_LEN, max_len + 1))
+        loss, grads = seq2seq_loss(config, params, *reversal_batch(rng, batch, length))
+        names = list(grads)
+        clipped, _ = clip_by_global_norm([grads[n] for n in names], 5.0)
+        opt.step(params, dict(zip(names, clipped, strict=True)))
+        losses.append(loss)
+        if log_every and (step + 1) % log_every == 0:
+            print(f"  {config.decoder} step {step + 1}: loss {np.mean(losses[-log_every:]):.3f}")
+    return params, time.perf_counter() - start, losses
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--hidden", type=int, default=64)
+    ap.add_argument("--cell", default="gru")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--decoders", default="plain,bahdanau,luong,pooled")
+    ap.add_argument("--out", default=None, help="write the results here (JSON)")
+    args = ap.parse_args()
+    results = dict(task="reversal", symbols=SYMBOLS, train_lengths=[MIN_LEN, MAX_LEN])
+    results.update(steps=args.steps, batch=args.batch, seed=args.seed, models=[])
+    for decoder in args.decoders.split(","):
+        # "pooled": the Bahdanau decoder with a scorer that ignores the decoder state
+        score = {"plain": "dot", "bahdanau": "additive", "luong": "general"}.get(decoder, "pooled")
+        kind = decoder.replace("pooled", "bahdanau")
+        vocab = FIRST + SYMBOLS
+        config = Seq2SeqConfig(
+            vocab, vocab, hidden=args.hidden, cell=args.cell, decoder=kind, score=score
+        )
+        params, seconds, losses = train(config, args.steps, args.batch, args.seed, log_every=250)
+        eval_rng = np.random.default_rng(args.seed + 1000)  # the same test sequences for all
+        acc = {L: token_accuracy(config, params, eval_rng, L) for L in EVAL_LENGTHS}
+        print(
+            f"{decoder}: trained in {seconds:.0f} s; "
+            + ", ".join(f"{L}: {a:.3f}" for L, a in acc.items())
+        )
+        maps = [attention_map(config, params, eval_rng, L) for L in (12, 20)]
+        model = dict(name=decoder, config=asdict(config), train_seconds=round(seconds, 1))
+        model.update(final_loss=float(np.mean(losses[-100:])), maps=maps if kind != "plain" else [])
+        model["accuracy"] = {str(L): a for L, a in acc.items()}
+        results["models"].append(model)
+        if args.out:  # after every model, so that an interrupted run keeps what it finished
+            with open(args.out, "w") as f:
+                json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

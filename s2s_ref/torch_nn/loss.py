@@ -1,0 +1,34 @@
+"""Masked cross-entropy over a batch of sequences, the twin of ``numpy_nn.loss``.
+
+Book: chapter 6, "From NumPy to autograd".
+"""
+
+import torch
+import torch.nn.functional as F
+
+
+def masked_cross_entropy(logits, targets, mask):
+    """Mean over real tokens of -log softmax(logits)[target].
+
+    logits: (N, T, V), targets: (N, T) integers, mask: (N, T) bool, True = real token -> scalar.
+    Padded positions add nothing to the loss and get zero gradient; the mean divides by the
+    number of real tokens, not N * T. Computed in float32 at least, so that bf16 logits under
+    autocast do not lose the loss's precision.
+    Book: chapter 6, "From NumPy to autograd" (chapter 3 for the loss).
+    """
+    if logits.dim() != 3 or targets.shape != logits.shape[:2] or mask.shape != targets.shape:
+        raise ValueError(
+            "masked_cross_entropy: expected logits (N, T, V), targets (N, T) and mask (N, T), got "
+            f"{tuple(logits.shape)}, {tuple(targets.shape)} and {tuple(mask.shape)}"
+        )
+    if mask.dtype != torch.bool:
+        raise TypeError(f"masked_cross_entropy: mask must be boolean (True = real); {mask.dtype}")
+    n_real = mask.sum()
+    if int(n_real) == 0:
+        raise ValueError("masked_cross_entropy: the mask has no real token; the mean is undefined")
+    if logits.dtype in (torch.float16, torch.bfloat16):
+        logits = logits.float()
+    logp = F.log_softmax(logits, dim=-1)
+    safe = torch.where(mask, targets, torch.zeros_like(targets))  # padded ids may be anything
+    picked = logp.gather(-1, safe.unsqueeze(-1)).squeeze(-1)  # (N, T)
+    return -(picked * mask).sum() / n_real

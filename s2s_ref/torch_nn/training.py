@@ -1,0 +1,271 @@
+"""One training loop for every PyTorch model of the course: typed config, progress bar, gradient
+clipping, warm-up + cosine learning rate, early stopping, atomic resumable checkpoints.
+
+Resuming is bit-identical on CPU: the batch order, the scheduled-sampling coins and the learning
+rate are pure functions of (seed, step), and the checkpoint holds the model, the optimiser and the
+loop's counters, so k steps + save + load + m steps equals k + m steps straight.
+Book: chapter 6, "The training loop".
+"""
+
+import contextlib
+import copy
+import math
+import os
+import tempfile
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+
+import torch
+from tqdm import TqdmWarning
+
+with warnings.catch_warnings():  # in Jupyter without ipywidgets: a text bar, not a warning
+    warnings.simplefilter("ignore", TqdmWarning)
+    from tqdm.auto import tqdm
+
+from s2s_ref.teacher_forcing import inverse_sigmoid_decay
+from s2s_ref.torch_nn.devices import autocast, resolve_device, resolve_precision
+from s2s_ref.torch_nn.loss import masked_cross_entropy
+
+SCHEDULES = ("cosine", "constant")
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+FIELDS = ("src", "src_mask", "tgt_in", "tgt_out", "tgt_mask")
+
+
+@dataclass
+class TrainConfig:
+    """Everything the loop needs; impossible values raise ValueError when the config is made.
+
+    teacher_forcing: the ratio at step 0; sampling_decay k > 0 lowers it over training by
+    Bengio et al.'s inverse sigmoid, ratio * k / (k + exp(step / k)), k >= 1 (None: fixed).
+    patience: evaluations without improvement before stopping (None: never stop early);
+    target: stop as soon as the metric reaches it; time_budget_s: stop after that much training,
+    measured on budget_clock: "wall" (elapsed) or "cpu" (this process's CPU seconds, the fair
+    measure on a machine shared with other jobs).
+    precision: "auto" (bf16 autocast on CUDA, fp32 on CPU), "fp32" or "bf16".
+    cpu_threads: torch threads during training (restored after); 1 is fastest for small RNNs on
+    a busy CPU, where threads wait on each other.
+    Book: chapter 6, "The training loop".
+    """
+
+    lr: float = 1e-2
+    batch_size: int = 64
+    max_steps: int = 1000
+    warmup_steps: int = 50
+    schedule: str = "cosine"
+    clip_norm: float | None = 1.0
+    teacher_forcing: float = 1.0
+    sampling_decay: float | None = None
+    eval_every: int = 100
+    patience: int | None = None
+    target: float | None = None
+    time_budget_s: float | None = None
+    budget_clock: str = "wall"
+    checkpoint_dir: str | None = None
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    cpu_threads: int | None = None
+    progress: bool = True
+
+    def __post_init__(self):
+        rules = {  # field: (holds, what it must be)
+            "lr": (math.isfinite(self.lr) and self.lr > 0, "a finite number > 0"),
+            "batch_size": (isinstance(self.batch_size, int) and self.batch_size >= 1,
+                           "an integer >= 1"),
+            "max_steps": (isinstance(self.max_steps, int) and self.max_steps >= 1,
+                          "an integer >= 1"),
+            "warmup_steps": (self.warmup_steps >= 0, ">= 0"),
+            "schedule": (self.schedule in SCHEDULES, f"one of {SCHEDULES}"),
+            "clip_norm": (self.clip_norm is None or self.clip_norm > 0, "None or > 0"),
+            "teacher_forcing": (0 <= self.teacher_forcing <= 1, "in [0, 1]"),
+            "sampling_decay": (self.sampling_decay is None or self.sampling_decay >= 1,
+                               "None or >= 1"),
+            "eval_every": (self.eval_every >= 1, ">= 1"),
+            "patience": (self.patience is None or self.patience >= 1, "None or >= 1"),
+            "time_budget_s": (self.time_budget_s is None or self.time_budget_s > 0,
+                              "None or > 0 seconds"),
+            "budget_clock": (self.budget_clock in CLOCKS, f"one of {tuple(CLOCKS)}"),
+            "cpu_threads": (self.cpu_threads is None or self.cpu_threads >= 1, "None or >= 1"),
+        }  # fmt: skip
+        for name, (holds, want) in rules.items():
+            if not holds:
+                value = getattr(self, name)
+                raise ValueError(f"TrainConfig: {name}={value!r} is impossible; it must be {want}")
+
+
+@dataclass
+class TrainResult:
+    """What a run did: steps taken, why it stopped, metric history, wall and CPU time, speed."""
+
+    step: int
+    stopped: str
+    best_metric: float | None
+    seconds: float
+    cpu_seconds: float
+    tokens_per_s: float
+    history: list = field(default_factory=list)
+
+
+def lr_at(step, config):
+    """Linear warm-up to config.lr, then cosine decay to 0 at max_steps (or constant)."""
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    if config.schedule == "constant":
+        return config.lr
+    progress = (step - config.warmup_steps) / max(1, config.max_steps - config.warmup_steps)
+    return config.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def teacher_forcing_at(step, config):
+    """The teacher-forcing ratio at a step (inverse sigmoid decay when sampling_decay is set)."""
+    if config.sampling_decay is None:
+        return config.teacher_forcing
+    return config.teacher_forcing * inverse_sigmoid_decay(step, config.sampling_decay)
+
+
+def batch_indices(step, n_examples, config):
+    """Indices of a step: per-epoch shuffles seeded by (seed, epoch), no partial batch."""
+    per_epoch = n_examples // config.batch_size
+    epoch, i = divmod(step, per_epoch)
+    g = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
+    return torch.randperm(n_examples, generator=g)[
+        i * config.batch_size : (i + 1) * config.batch_size
+    ]
+
+
+def save_atomic(obj, path):
+    """torch.save to a temporary file in the same folder, then os.replace: never a torn file."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".pt")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _checkpoint_path(config):
+    folder = config.checkpoint_dir
+    try:
+        os.makedirs(folder, exist_ok=True)
+        probe = tempfile.TemporaryFile(dir=folder)  # os.access lies for root and some mounts
+        probe.close()
+    except OSError as err:
+        raise ValueError(f"checkpoint_dir {folder!r} is not writable: {err}") from err
+    return os.path.join(folder, "last.pt")
+
+
+@contextlib.contextmanager
+def _threads(n):
+    old = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def train(model, data, config, evaluate=None, until_step=None):
+    """Train ``model`` on ``data`` with Adam; resume from config.checkpoint_dir/last.pt if present.
+
+    data: an object with src (M, S), src_mask (M, S), tgt_in, tgt_out, tgt_mask (M, T) arrays or
+    tensors (e.g. ``s2s_ref.data.batching.make_batch`` of the whole training set); each batch is
+    trimmed to its own longest source and target. evaluate: model -> float, higher is better,
+    called every eval_every steps (in eval mode, without gradients). until_step: pause after
+    this step (checkpoint written) without ending the schedule, to continue later.
+    -> TrainResult; the model ends with its best evaluated weights when evaluate is given.
+    Book: chapter 6, "The training loop".
+    """
+    device = resolve_device(config.device)
+    precision = resolve_precision(config.precision, device)
+    tensors = {k: torch.as_tensor(getattr(data, k)) for k in FIELDS}
+    M = tensors["src"].shape[0]
+    if config.batch_size > M:
+        raise ValueError(f"batch_size {config.batch_size} exceeds the {M} training examples")
+    path = _checkpoint_path(config) if config.checkpoint_dir else None
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    state = {"step": 0, "best": None, "bad_evals": 0, "history": [], "best_state": None}
+    if path and os.path.exists(path):
+        saved = torch.load(path, map_location=device, weights_only=False)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        state = saved["loop"]
+    stop_step = min(config.max_steps, until_step or config.max_steps)
+    clock, start_cpu = CLOCKS[config.budget_clock], time.process_time()
+    stopped, tokens, start, start_clock = "max_steps", 0, time.perf_counter(), clock()
+    bar = tqdm(total=stop_step, initial=state["step"], disable=not config.progress, desc="train",
+               mininterval=1.0)  # fmt: skip
+    with _threads(config.cpu_threads):
+        model.train()
+        while state["step"] < stop_step:
+            step = state["step"]
+            idx = batch_indices(step, M, config)
+            b = {k: v[idx] for k, v in tensors.items()}
+            S, T = int(b["src_mask"].sum(1).max()), int(b["tgt_mask"].sum(1).max())
+            b = {k: v[:, : (S if k.startswith("src") else T)].to(device) for k, v in b.items()}
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step, config)
+            coins = torch.Generator().manual_seed(config.seed * 7_919 + step)
+            with autocast(device, precision):
+                logits = model(
+                    b["src"], b["src_mask"], b["tgt_in"], teacher_forcing_at(step, config), coins
+                )
+                loss = masked_cross_entropy(logits, b["tgt_out"], b["tgt_mask"])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.clip_norm is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
+            optimizer.step()
+            state["step"] = step = step + 1
+            tokens += int(b["tgt_mask"].sum())
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr_at(step - 1, config):.1e}")
+            record = {"step": step, "loss": loss.item()}
+            if evaluate is not None and (step % config.eval_every == 0 or step == stop_step):
+                stopped = _evaluate(model, evaluate, config, state, record) or stopped
+            if record.keys() > {"step", "loss"} or step % config.eval_every == 0:
+                state["history"].append(record)
+            elapsed = clock() - start_clock
+            if config.time_budget_s is not None and elapsed >= config.time_budget_s:
+                stopped = "time_budget"
+            if path and (
+                step % config.eval_every == 0 or step == stop_step or stopped != "max_steps"
+            ):
+                save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                             "loop": state, "config": asdict(config)}, path)  # fmt: skip
+            if stopped != "max_steps":
+                break
+    bar.close()
+    if until_step is not None and state["step"] == until_step < config.max_steps:
+        stopped = "paused"
+    if state["best_state"] is not None and stopped != "paused":
+        model.load_state_dict(state["best_state"])
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - start_cpu
+    return TrainResult(state["step"], stopped, state["best"], seconds, cpu_seconds,
+                       tokens / max(seconds, 1e-9), list(state["history"]))  # fmt: skip
+
+
+def _evaluate(model, evaluate, config, state, record):
+    """Run evaluate, keep the best weights, count patience; return a stop reason or None."""
+    model.eval()
+    with torch.no_grad():
+        metric = float(evaluate(model))
+    model.train()
+    record["metric"] = metric
+    if state["best"] is None or metric > state["best"]:
+        state["best"], state["bad_evals"] = metric, 0
+        state["best_state"] = copy.deepcopy(model.state_dict())
+    else:
+        state["bad_evals"] += 1
+    if config.target is not None and metric >= config.target:
+        return "target"
+    if config.patience is not None and state["bad_evals"] >= config.patience:
+        return "early_stop"
+    return None
