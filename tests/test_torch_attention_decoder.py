@@ -177,16 +177,17 @@ def test_greedy_equals_teacher_forcing_on_its_own_output_and_beam_one(decoder, c
 @pytest.mark.parametrize("decoder", ["bahdanau", "luong"])
 def test_attention_seq2seq_learns_reversal_with_the_training_loop(decoder):
     data = torch_tasks.reversal_data(512, seed=6)
-    model = _model(decoder, seed=7)
-    config = TrainConfig(lr=1e-2, batch_size=64, max_steps=250, warmup_steps=10, seed=0,
-                         device="cpu", cpu_threads=1, progress=False)  # fmt: skip
-    result = train(model, data, config)
-    model.eval()
     test = torch_tasks.reversal_data(200, seed=8)
-    with torch.no_grad():
-        pred = model(test.src, test.src_mask, test.tgt_in).argmax(-1)
-    acc = float((pred == test.tgt_out)[test.tgt_mask].float().mean())
-    assert result.step == 250 and acc > 0.9, acc
+    model = _model(decoder, seed=7)
+
+    def accuracy(m):
+        pred = m(test.src, test.src_mask, test.tgt_in).argmax(-1)
+        return float((pred == test.tgt_out)[test.tgt_mask].float().mean())
+
+    config = TrainConfig(lr=1e-2, batch_size=64, max_steps=300, warmup_steps=10, eval_every=25,
+                         target=0.9, seed=0, device="cpu", cpu_threads=1, progress=False)  # fmt: skip
+    result = train(model, data, config, accuracy)
+    assert result.stopped == "target" and result.best_metric >= 0.9, result
 
 
 def test_scheduled_sampling_runs_and_rejects_bad_ratios():

@@ -13,7 +13,7 @@ import os
 import numpy as np
 import torch
 
-from s2s_ref.bench.gated import paired_times
+from s2s_ref.bench.gated import interleaved_times
 from s2s_ref.torch_nn.attention_decoder import LuongDecoder
 
 
@@ -37,7 +37,7 @@ def fused_vs_loop(N=64, S=30, T=30, E=32, H=128, V=40, cell="gru", device="cpu",
 
         return once
 
-    fused, loop = paired_times(run(True), run(False), repeats)
+    fused, loop = interleaved_times([run(True), run(False)], repeats)
     f, lo = float(np.median(fused)), float(np.median(loop))
     return {"N": N, "S": S, "T": T, "H": H, "cell": cell, "device": device,
             "fused_s": f, "loop_s": lo, "speedup": lo / f}  # fmt: skip

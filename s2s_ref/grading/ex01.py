@@ -7,9 +7,9 @@ Book: chapter 1; notebook: ex01_rnn.ipynb.
 
 import numpy as np
 
-from s2s_ref.grading.feedback import Feedback, check_array
+from s2s_ref.grading.feedback import Feedback, check_array, unpack
 from s2s_ref.grading.reference import load_private
-from s2s_ref.grading.registry import Exercise
+from s2s_ref.grading.registry import Exercise, Mistake
 
 EXERCISE = Exercise(
     key="ex01",
@@ -117,7 +117,7 @@ def step_forward_matches_reference(learner):
     p = _inputs(np.random.default_rng())
     args = (p["x"][:, 0], p["h0"], p["Wx"], p["Wh"], p["b"])
     result = learner.rnn_step_forward(*args)
-    h_next = _unpack(result, "rnn_step_forward", ("h_next", "cache"))[0]
+    h_next = unpack(result, "rnn_step_forward", ("h_next", "cache"))[0]
     expected, _ = ref.rnn_step_forward(*args)
     check_array(
         "h_next", h_next, expected, shape_hint="(N, H)", mistakes=_step_forward_mistakes(*args)
@@ -131,7 +131,7 @@ def step_backward_matches_reference(learner):
     args = (p["x"][:, 0], p["h0"], p["Wx"], p["Wh"], p["b"])
     dh = np.random.default_rng().normal(size=(N, H))
     _, cache = _forward_for_cache(learner.rnn_step_forward, args, "h_next")
-    grads = _unpack(learner.rnn_step_backward(dh, cache), "rnn_step_backward", STEP_GRADS)
+    grads = unpack(learner.rnn_step_backward(dh, cache), "rnn_step_backward", STEP_GRADS)
     h_next, ref_cache = ref.rnn_step_forward(*args)
     expected = ref.rnn_step_backward(dh, ref_cache)
     mistakes = _step_backward_mistakes(dh, args[0], args[1], args[2], args[3], h_next)
@@ -143,7 +143,7 @@ def step_backward_matches_reference(learner):
 def forward_matches_reference(learner):
     """h stacks every hidden state, shape (N, T, H)"""
     p = _inputs(np.random.default_rng())
-    h = _unpack(learner.rnn_forward(**p), "rnn_forward", ("h", "cache"))[0]
+    h = unpack(learner.rnn_forward(**p), "rnn_forward", ("h", "cache"))[0]
     expected, _ = ref.rnn_forward(**p)
     check_array(
         "h", h, expected, shape_hint="(N, T, H)",
@@ -176,7 +176,7 @@ def _check_backward(learner, last_step_only):
     if last_step_only:
         dh[:, :-1] = 0
     _, cache = _forward_for_cache(learner.rnn_forward, tuple(p.values()), "h")
-    grads = _unpack(learner.rnn_backward(dh, cache), "rnn_backward", SEQ_GRADS)
+    grads = unpack(learner.rnn_backward(dh, cache), "rnn_backward", SEQ_GRADS)
     _, ref_cache = ref.rnn_forward(**p)
     expected = ref.rnn_backward(dh, ref_cache)
     dropped = _dropped_later_steps(dh, **p)
@@ -199,16 +199,62 @@ DROPPED = (
 def _forward_for_cache(forward, args, out_name):
     """Run the learner's forward to get the cache its backward expects (the cache is opaque)."""
     try:
-        return _unpack(forward(*args), forward.__name__, (out_name, "cache"))
+        return unpack(forward(*args), forward.__name__, (out_name, "cache"))
     except Feedback as exc:
         raise Feedback(
             f"this test needs your `{forward.__name__}` for the cache, and it failed: {exc}"
         ) from None
 
 
-def _unpack(result, func, names):
-    """Check that a function returned a tuple of the expected length, and return it."""
-    if not isinstance(result, tuple) or len(result) != len(names):
-        got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
-        raise Feedback(f"`{func}` should return a tuple ({', '.join(names)}), got {got}.")
-    return result
+# The typical mistakes this grader names: each is put into solutions/ex01_rnn.ipynb by the
+# mutation suite (tests/test_grading_mistakes.py), which checks that it loses points with this
+# feedback; the book's appendix "Feedback catalogue" lists them.
+EXERCISE.mistakes += [
+    Mistake(
+        "sigmoid instead of tanh",
+        "rnn_step_forward",
+        {"h_next = np.tanh(x @ Wx + h_prev @ Wh + b)":
+         "h_next = 1 / (1 + np.exp(-(x @ Wx + h_prev @ Wh + b)))"},
+        "sigmoid instead of tanh",
+    ),
+    Mistake(
+        "the bias is left out",
+        "rnn_step_forward",
+        {"h_next = np.tanh(x @ Wx + h_prev @ Wh + b)": "h_next = np.tanh(x @ Wx + h_prev @ Wh)"},
+        "the bias b is missing",
+    ),
+    Mistake(
+        "dWh transposed",
+        "rnn_step_backward",
+        {"dWh = h_prev.T @ da": "dWh = da.T @ h_prev"},
+        "dWh is transposed",
+    ),
+    Mistake(
+        "the tanh derivative 1 - h² is forgotten",
+        "rnn_step_backward",
+        {"da = dh_next * (1 - h_next**2)": "da = dh_next"},
+        "the tanh derivative (1 - h_next**2) is missing",
+    ),
+    Mistake(
+        "BPTT drops the gradient flowing back from later steps",
+        "rnn_backward",
+        {"rnn_step_backward(dh[:, t] + dh_prev, step_caches[t])":
+         "rnn_step_backward(dh[:, t], step_caches[t])"},
+        "the gradient flowing back from later steps is dropped",
+    ),
+    Mistake(
+        "db summed over the wrong axis",
+        "rnn_step_backward",
+        {"db = da.sum(axis=0)": "db = da.sum(axis=1)"},
+        "db has shape (3,), expected (H,) = (5,)",
+    ),
+    Mistake(
+        "each state is stored before its step",
+        "rnn_forward",
+        {"        h_prev, step_cache = rnn_step_forward(x[:, t], h_prev, Wx, Wh, b)\n"
+         "        h[:, t] = h_prev":
+         "        h[:, t] = h_prev\n"
+         "        h_prev, step_cache = rnn_step_forward(x[:, t], h_prev, Wx, Wh, b)"},
+        "holds the state before reading x[:, t]",
+    ),
+]  # fmt: skip

@@ -13,7 +13,7 @@ import numpy as np
 
 from s2s_ref.grading.feedback import Feedback, check_array
 from s2s_ref.grading.reference import load_private
-from s2s_ref.grading.registry import Exercise
+from s2s_ref.grading.registry import Exercise, Mistake
 
 EXERCISE = Exercise(
     key="ex02",
@@ -322,3 +322,108 @@ def _unpack(result, func, names):
         got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
         raise Feedback(f"`{func}` should return a tuple ({', '.join(names)}), got {got}.")
     return result
+
+
+# The typical mistakes this grader names: each is put into the solution notebook by the
+# mutation suite (tests/test_grading_mistakes.py), which checks that it loses points in the
+# function(s) named, with this feedback; the book's appendix "Feedback catalogue" lists them.
+EXERCISE.mistakes += [
+    Mistake(
+        "forget and input gates swapped",
+        ("lstm_step_forward", "lstm_forward"),
+        {
+            "    i = sigmoid(a[:, :H])\n    f = sigmoid(a[:, H : 2 * H])": (
+                "    f = sigmoid(a[:, :H])\n    i = sigmoid(a[:, H : 2 * H])"
+            ),
+        },
+        "the input and forget gates are swapped",
+    ),
+    Mistake(
+        "gates in the wrong order (i, f, o, g)",
+        ("lstm_step_forward", "lstm_forward"),
+        {
+            "    g = np.tanh(a[:, 2 * H : 3 * H])\n    o = sigmoid(a[:, 3 * H :])": (
+                "    g = np.tanh(a[:, 3 * H :])\n    o = sigmoid(a[:, 2 * H : 3 * H])"
+            ),
+        },
+        "the gates are read in the order i, f, o, g",
+    ),
+    Mistake(
+        "no tanh on the cell before the output gate",
+        ("lstm_step_forward", "lstm_forward"),
+        {
+            "tanh_c = np.tanh(c_next)": "tanh_c = c_next",
+        },
+        "no tanh on the cell before the output gate",
+    ),
+    Mistake(
+        "GRU reset gate applied before Wh (Cho form)",
+        ("gru_step_forward", "gru_forward"),
+        {
+            "n = np.tanh(ax[:, 2 * H :] + r * ah[:, 2 * H :])": (
+                "n = np.tanh(ax[:, 2 * H :] + (r * h_prev) @ Wh[:, 2 * H :] + bh[2 * H :])"
+            ),
+        },
+        "the original GRU of Cho et al.",
+    ),
+    Mistake(
+        "dc_prev missing the forget gate",
+        ("lstm_step_backward", "lstm_backward"),
+        {
+            "dc_prev = dc * f": "dc_prev = dc",
+        },
+        "dc_prev misses the forget gate",
+    ),
+    Mistake(
+        "GRU z and 1 - z swapped",
+        ("gru_step_forward", "gru_forward"),
+        {
+            "h_next = (1 - z) * n + z * h_prev": "h_next = z * n + (1 - z) * h_prev",
+        },
+        "z and 1 - z are swapped",
+    ),
+    Mistake(
+        "GRU dh_prev without the direct path",
+        ("gru_step_backward", "gru_backward"),
+        {
+            "dh_prev = dh_next * z + dah @ Wh.T": "dh_prev = dah @ Wh.T",
+        },
+        "dh_prev misses the direct path",
+    ),
+    Mistake(
+        "GRU backward ignores the reset in dah",
+        ("gru_step_backward", "gru_backward"),
+        {
+            "[da_r, da_z, da_n * r]": "[da_r, da_z, da_n]",
+        },
+        "the n block of dah misses r",
+    ),
+    Mistake(
+        "LSTM BPTT drops dh from later steps",
+        "lstm_backward",
+        {
+            "dh[:, t] + dh_prev, dc_prev, step_caches[t]": "dh[:, t], dc_prev, step_caches[t]",
+        },
+        "the gradient flowing back from later steps is dropped",
+    ),
+    Mistake(
+        "LSTM BPTT does not pass dc back",
+        "lstm_backward",
+        {
+            "dh[:, t] + dh_prev, dc_prev, step_caches[t]": (
+                "dh[:, t] + dh_prev, 0 * dc_prev, step_caches[t]"
+            ),
+        },
+        "dc_prev is not passed back",
+    ),
+    Mistake(
+        "GRU BPTT drops dh from later steps",
+        "gru_backward",
+        {
+            "gru_step_backward(dh[:, t] + dh_prev, step_caches[t])": (
+                "gru_step_backward(dh[:, t], step_caches[t])"
+            ),
+        },
+        "the gradient flowing back from later steps is dropped",
+    ),
+]

@@ -12,7 +12,7 @@ import numpy as np
 
 from s2s_ref.grading.feedback import Feedback, check_array
 from s2s_ref.grading.reference import load_private
-from s2s_ref.grading.registry import Exercise
+from s2s_ref.grading.registry import Exercise, Mistake
 
 EXERCISE = Exercise(
     key="ex03",
@@ -326,3 +326,85 @@ def _dcontext_parts(args, dlogits):
         out_part += do[:, H:]
         in_part += dx[:, E:]
     return {"the initial state s_0": ds, "an output": out_part, "an input": in_part}
+
+
+# The typical mistakes this grader names: each is put into the solution notebook by the
+# mutation suite (tests/test_grading_mistakes.py), which checks that it loses points in the
+# function(s) named, with this feedback; the book's appendix "Feedback catalogue" lists them.
+EXERCISE.mistakes += [
+    Mistake(
+        "loss not masked",
+        "softmax_cross_entropy",
+        {
+            "loss = -(picked * mask).sum() / n_real": "loss = -picked.mean()",
+            "dlogits = (np.exp(logp) - one_hot) * mask[..., None] / n_real": (
+                "dlogits = (np.exp(logp) - one_hot) / mask.size"
+            ),
+        },
+        "the loss is not masked",
+    ),
+    Mistake(
+        "mean over all positions instead of real tokens",
+        "softmax_cross_entropy",
+        {
+            "n_real = mask.sum()": "n_real = mask.size",
+        },
+        "divided by N * T (all positions)",
+    ),
+    Mistake(
+        "no max subtraction",
+        "softmax_cross_entropy",
+        {
+            "shifted = logits - logits.max(axis=-1, keepdims=True)": "shifted = logits",
+        },
+        "Subtract each row's maximum",
+    ),
+    Mistake(
+        "decoder inputs and targets not shifted by one",
+        "shift_for_decoder",
+        {
+            "dec_in[n, : len(y) + 1] = [sos_id, *y]": "dec_in[n, : len(y) + 1] = [*y, eos_id]",
+        },
+        "not shifted by one",
+    ),
+    Mistake(
+        "repeated tokens keep one gradient",
+        "embedding_backward",
+        {
+            "np.add.at(dW, ids, dout)": "dW[ids] = dout",
+        },
+        "keeps only its last gradient",
+    ),
+    Mistake(
+        "context read after the padding",
+        "encoder_forward",
+        {
+            "context = enc[np.arange(src.shape[0]), last]": "context = enc[:, -1]",
+        },
+        "the context is read after the padding",
+    ),
+    Mistake(
+        "dcontext at the last position",
+        "encoder_backward",
+        {
+            "dh[np.arange(dh.shape[0]), last] += dcontext": "dh[:, -1] += dcontext",
+        },
+        "not at each sequence's last real token",
+    ),
+    Mistake(
+        "decoder starts from zeros",
+        "decoder_forward",
+        {
+            "steps, s = [], context": "steps, s = [], np.zeros_like(context)",
+        },
+        "starts from zeros",
+    ),
+    Mistake(
+        "dcontext misses s_0",
+        "decoder_backward",
+        {
+            "    dcontext += ds_next\n": "\n",
+        },
+        "misses its use as the initial state s_0",
+    ),
+]

@@ -11,7 +11,7 @@ import numpy as np
 
 from s2s_ref.grading.feedback import Feedback, check_array
 from s2s_ref.grading.reference import load_private
-from s2s_ref.grading.registry import Exercise
+from s2s_ref.grading.registry import Exercise, Mistake
 
 EXERCISE = Exercise(
     key="ex04",
@@ -198,3 +198,58 @@ def beam_finishes_at_eos(learner):
     step = table_model(table, 3)
     got = _hypotheses(learner.beam_search(step, _start(1), SOS, EOS, 6, 3, 0.0), 3)
     _check_beam(got, _reference_beam(step, 6, 3, 0.0), "a model that likes EOS")
+
+
+# The typical mistakes this grader names: each is put into the solution notebook by the
+# mutation suite (tests/test_grading_mistakes.py), which checks that it loses points in the
+# function(s) named, with this feedback; the book's appendix "Feedback catalogue" lists them.
+EXERCISE.mistakes += [
+    Mistake(
+        "greedy keeps growing after EOS",
+        "greedy_decode",
+        {
+            "out[alive, t] = tokens[alive]": "out[:, t] = tokens",
+        },
+        "keep growing after EOS",
+    ),
+    Mistake(
+        "beam hypotheses not finished at EOS",
+        "beam_search",
+        {
+            "if token == eos_id:": "if False:",
+        },
+        "not finished at EOS",
+    ),
+    Mistake(
+        "no length normalisation",
+        "beam_search",
+        {
+            "lp = length_penalty(t + 1, alpha)": "lp = 1.0",
+            "lp = length_penalty(max_len, alpha)": "lp = 1.0",
+        },
+        "no length normalisation",
+    ),
+    Mistake(
+        "beam keeps one candidate per parent",
+        "beam_search",
+        {
+            "scores = np.array([lp for _, lp in beam])[:, None] + log_probs": (
+                "scores = np.array([lp for _, lp in beam])[:, None] + log_probs\n"
+                "        scores = np.where(scores == scores.max(axis=1, keepdims=True), "
+                "scores, -np.inf)"
+            ),
+        },
+        "keeps only one candidate per parent",
+    ),
+    Mistake(
+        "greedy log-probabilities keep adding after EOS",
+        "greedy_decode",
+        {
+            "log_probs[alive] += step_log_probs[alive, tokens[alive]]": (
+                "log_probs += step_log_probs[np.arange(batch_size), tokens]"
+            ),
+            "        if finished.all():\n            break\n": "",
+        },
+        "log_probs keep adding after EOS",
+    ),
+]

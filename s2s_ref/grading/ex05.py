@@ -12,7 +12,7 @@ import numpy as np
 
 from s2s_ref.grading.feedback import Feedback, check_array
 from s2s_ref.grading.reference import load_private
-from s2s_ref.grading.registry import Exercise
+from s2s_ref.grading.registry import Exercise, Mistake
 
 EXERCISE = Exercise(
     key="ex05",
@@ -273,3 +273,122 @@ def additive_backward_matches_reference(learner):
     _backward_test(
         learner, "additive_attention_backward", kw, ("dq", "dk", "dv", "dWq", "dWk", "dw")
     )
+
+
+# The typical mistakes this grader names: each is put into the solution notebook by the
+# mutation suite (tests/test_grading_mistakes.py), which checks that it loses points in the
+# function(s) named, with this feedback; the book's appendix "Feedback catalogue" lists them.
+EXERCISE.mistakes += [
+    Mistake(
+        "softmax over the wrong axis",
+        ("masked_softmax", "dot_attention_forward", "additive_attention_forward"),
+        {
+            (
+                "    row_max = np.where(mask, scores, -np.inf).max(axis=1, "
+                "keepdims=True)\n"
+                "    e = np.where(mask, np.exp(np.where(mask, scores - row_max, 0)), 0)\n"
+                "    weights = e / e.sum(axis=1, keepdims=True)\n"
+            ): (
+                "    row_max = np.where(mask, scores, -np.inf).max(axis=0, "
+                "keepdims=True)\n"
+                "    e = np.where(mask, np.exp(np.where(mask, scores - row_max, 0)), 0)\n"
+                "    weights = e / e.sum(axis=0, keepdims=True)\n"
+            ),
+        },
+        "softmax runs over the wrong axis",
+    ),
+    Mistake(
+        "mask applied after the softmax",
+        ("masked_softmax", "general_attention_forward"),
+        {
+            (
+                "    row_max = np.where(mask, scores, -np.inf).max(axis=1, "
+                "keepdims=True)\n"
+                "    e = np.where(mask, np.exp(np.where(mask, scores - row_max, 0)), 0)\n"
+                "    weights = e / e.sum(axis=1, keepdims=True)\n"
+            ): (
+                "    e = np.exp(scores - scores.max(axis=1, keepdims=True))\n"
+                "    weights = e / e.sum(axis=1, keepdims=True) * mask\n"
+            ),
+        },
+        "mask is applied after the softmax",
+    ),
+    Mistake(
+        "fully padded row gives NaN",
+        "masked_softmax",
+        {
+            (
+                "    if not np.all(mask.any(axis=1)):\n"
+                '        raise ValueError("masked_softmax: a row has no real key (its '
+                'mask is all False)")\n'
+            ): (""),
+        },
+        "a fully padded row gives NaN",
+    ),
+    Mistake(
+        "-inf arithmetic",
+        "masked_softmax",
+        {
+            (
+                "    if not np.all(mask.any(axis=1)):\n"
+                '        raise ValueError("masked_softmax: a row has no real key (its '
+                'mask is all False)")\n'
+            ): (""),
+            "np.exp(np.where(mask, scores - row_max, 0))": (
+                "np.exp(np.where(mask, scores, -np.inf) - row_max)"
+            ),
+        },
+        "a fully padded row gives NaN",
+    ),
+    Mistake(
+        "no max subtraction",
+        "masked_softmax",
+        {
+            "np.exp(np.where(mask, scores - row_max, 0))": "np.exp(np.where(mask, scores, 0))",
+        },
+        "NaN or inf for large scores",
+    ),
+    Mistake(
+        "tanh missing in the additive score",
+        "additive_attention_forward",
+        {
+            "hidden = np.tanh((q @ Wq)[:, None, :] + k @ Wk)": (
+                "hidden = (q @ Wq)[:, None, :] + k @ Wk"
+            ),
+        },
+        "tanh is missing in the additive score",
+    ),
+    Mistake(
+        "dW transposed",
+        "general_attention_backward",
+        {
+            "dW = q.T @ dqW": "dW = dqW.T @ q",
+        },
+        "dW is transposed",
+    ),
+    Mistake(
+        "softmax backward without the -(a . g) term",
+        (
+            "masked_softmax_backward",
+            "dot_attention_backward",
+            "general_attention_backward",
+            "additive_attention_backward",
+        ),
+        {
+            ("dscores = weights * (dweights - (weights * dweights).sum(axis=1, keepdims=True))"): (
+                "dscores = weights * dweights"
+            ),
+        },
+        "lacks the -(a . g) term",
+    ),
+    Mistake(
+        "dot backward forgets the scale",
+        "dot_attention_backward",
+        {
+            "dscores = masked_softmax_backward(dweights, weights) * c": (
+                "dscores = masked_softmax_backward(dweights, weights)"
+            ),
+        },
+        "dq is wrong",
+    ),
+]

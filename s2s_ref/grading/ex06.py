@@ -12,7 +12,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from s2s_ref.grading.feedback import Feedback, check_array
 from s2s_ref.grading.reference import load_private
-from s2s_ref.grading.registry import Exercise
+from s2s_ref.grading.registry import Exercise, Mistake
 
 EXERCISE = Exercise(
     key="ex06",
@@ -282,3 +282,102 @@ def trains_to_target(learner):
             f"after 200 training steps your model reverses {accuracy:.0%} of held-out sequences "
             "exactly; the reference reaches 94 %. Check the tests above first."
         )
+
+
+# The typical mistakes this grader names: each is put into the solution notebook by the
+# mutation suite (tests/test_grading_mistakes.py), which checks that it loses points in the
+# module named, with this feedback; the book's appendix "Feedback catalogue" lists them.
+EXERCISE.mistakes += [
+    Mistake(
+        "padding read (no packing)",
+        "Encoder",
+        {
+            (
+                "        packed = pack_padded_sequence(\n"
+                "            self.embedding(src), lengths, batch_first=True, "
+                "enforce_sorted=False\n"
+                "        )\n"
+                "        out, h_n = self.rnn(packed)\n"
+                "        outputs, _ = pad_packed_sequence(out, batch_first=True, "
+                "total_length=S)"
+            ): (
+                "        outputs, h_n = self.rnn(self.embedding(src))\n"
+                "        outputs = outputs * src_mask.unsqueeze(-1)"
+            ),
+        },
+        "the padding is read: pack the embedded batch",
+    ),
+    Mistake(
+        "h_n reshaped without transposing",
+        "Encoder",
+        {
+            "summary = torch.cat([h_n[0], h_n[1]], dim=-1)": "summary = h_n.reshape(N, -1)",
+        },
+        "transpose it to (N, 2, H) before reshaping",
+    ),
+    Mistake(
+        "directions swapped",
+        "Encoder",
+        {
+            "summary = torch.cat([h_n[0], h_n[1]], dim=-1)": (
+                "summary = torch.cat([h_n[1], h_n[0]], dim=-1)"
+            ),
+        },
+        "the two directions are swapped",
+    ),
+    Mistake(
+        "one-way encoder",
+        "Encoder",
+        {
+            "nn.GRU(E, H, batch_first=True, bidirectional=True)": (
+                "nn.GRU(E, H, batch_first=True)"
+            ),
+        },
+        "must be bidirectional",
+    ),
+    Mistake(
+        "context not fed to the decoder",
+        "Decoder",
+        {
+            "self.rnn = nn.GRU(E + C, H, batch_first=True)": (
+                "self.rnn = nn.GRU(E, H, batch_first=True)"
+            ),
+            "torch.cat([x, ctx], dim=-1), state)": "x, state)",
+        },
+        "an input of size E + C",
+    ),
+    Mistake(
+        "decoder input in the wrong order",
+        "Decoder",
+        {
+            "torch.cat([x, ctx], dim=-1)": "torch.cat([ctx, x], dim=-1)",
+        },
+        "the order is [embedded token; context]",
+    ),
+    Mistake(
+        "initial state ignored",
+        "Decoder",
+        {
+            "torch.cat([x, ctx], dim=-1), state)": "torch.cat([x, ctx], dim=-1))",
+        },
+        "the initial state is ignored",
+    ),
+    Mistake(
+        "softmax returned instead of logits",
+        "Decoder",
+        {
+            "logits = self.proj(out)": "logits = torch.softmax(self.proj(out), dim=-1)",
+        },
+        "return the logits, before any softmax",
+    ),
+    Mistake(
+        "bidirectional decoder (reads the future)",
+        "Decoder",
+        {
+            "self.rnn = nn.GRU(E + C, H, batch_first=True)": (
+                "self.rnn = nn.GRU(E + C, H // 2, batch_first=True, bidirectional=True)"
+            ),
+        },
+        "has the wrong parameters",
+    ),
+]

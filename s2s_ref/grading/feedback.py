@@ -22,12 +22,14 @@ def check_array(what, got, expected, *, rtol=1e-6, atol=1e-8, shape_hint="", mis
     """
     if got is None:
         raise Feedback(f"{what} is None: did you forget a `return`?")
+    dtype = getattr(got, "dtype", None)
     try:
         got = np.asarray(got, dtype=float)
     except (TypeError, ValueError) as exc:
         raise Feedback(
             f"{what} should be a NumPy array of floats, got {type(got).__name__}"
         ) from exc
+    expected_kind = np.asarray(expected).dtype.kind  # dtype advice only where floats are expected
     expected = np.asarray(expected, dtype=float)
     if got.shape != expected.shape:
         hint = f" {shape_hint}" if shape_hint else ""
@@ -39,6 +41,8 @@ def check_array(what, got, expected, *, rtol=1e-6, atol=1e-8, shape_hint="", mis
         return
     if not np.all(np.isfinite(got)):
         raise Feedback(f"{what} contains NaN or inf; the reference is finite everywhere.")
+    if expected_kind == "f":
+        _check_dtype(what, dtype, got, expected)
     err = np.abs(got - expected)
     idx = np.unravel_index(int(np.argmax(err)), err.shape)
     where = f" at index {tuple(int(i) for i in idx)}" if err.ndim else ""
@@ -51,6 +55,35 @@ def check_array(what, got, expected, *, rtol=1e-6, atol=1e-8, shape_hint="", mis
     if diagnosis:
         message += f" This matches a known mistake: {diagnosis}"
     raise Feedback(message)
+
+
+def _check_dtype(what, dtype, got, expected):
+    """Feedback for values that are off only because of an integer or low-precision dtype."""
+    if not isinstance(dtype, np.dtype):  # a list or a scalar: values decide
+        return
+    kind = dtype.kind
+    if kind in "iub":
+        raise Feedback(
+            f"{what} has integer dtype {dtype}, so its values were truncated: build it as a float "
+            "array (np.zeros(shape) is float64; np.zeros_like of an integer array is not)."
+        )
+    if kind == "f" and dtype.itemsize < 8 and np.allclose(got, expected, rtol=1e-3, atol=1e-5):
+        raise Feedback(
+            f"{what} has dtype {dtype}: the inputs are float64, and casting down loses the "
+            "precision the test needs; keep the inputs' dtype."
+        )
+
+
+def unpack(result, func: str, names: tuple[str, ...]):
+    """``result`` if it is a tuple (or list) of ``len(names)`` items, else Feedback saying what
+    ``func`` returned instead."""
+    if isinstance(result, (tuple, list)) and len(result) == len(names):
+        return tuple(result)
+    expected = f"a tuple ({', '.join(names)})"
+    if result is None:
+        raise Feedback(f"`{func}` returned None, expected {expected}: did you forget a `return`?")
+    got = f"{len(result)} values" if isinstance(result, (tuple, list)) else type(result).__name__
+    raise Feedback(f"`{func}` should return {expected}, got {got}.")
 
 
 def diagnose(got, mistakes: Mapping[str, Callable[[], object]], *, rtol=1e-6, atol=1e-8):

@@ -2,17 +2,21 @@
 feedback instead of a traceback."""
 
 import functools
+import inspect
 import traceback
 
 from s2s_ref.grading.feedback import Feedback
 from s2s_ref.grading.reference import Borrowed, is_from_reference, tripwired
+
+_MESSAGE_LIMIT = 400  # characters of a learner exception's message quoted in feedback
 
 
 class Learner:
     """Attribute access to a notebook's namespace: ``learner.rnn_forward(...)``.
 
     A missing name, a function taken from the reference package, ``NotImplementedError`` (the
-    exercise's placeholder) and any other exception each raise Feedback that says so.
+    exercise's placeholder), a call that does not fit the function's signature and any other
+    exception each raise Feedback that says so.
     """
 
     def __init__(self, namespace: dict):
@@ -35,6 +39,7 @@ class Learner:
 def _explained(name, func):
     @functools.wraps(func)
     def call(*args, **kwargs):
+        _check_signature(name, func, args, kwargs)
         try:
             with tripwired():
                 return func(*args, **kwargs)
@@ -49,10 +54,46 @@ def _explained(name, func):
             raise Feedback(
                 f"`{name}` is not implemented yet (it raises NotImplementedError)."
             ) from None
+        except MemoryError as exc:
+            raise Feedback(
+                f"`{name}` ran out of memory ({_message(exc)}): the grader caps each notebook's "
+                f"memory; is an array far too large?{_where(exc)}"
+            ) from None
         except Exception as exc:
-            raise Feedback(f"`{name}` raised {type(exc).__name__}: {exc}{_where(exc)}") from None
+            raise Feedback(
+                f"`{name}` raised {type(exc).__name__}: {_message(exc)}{_where(exc)}{_hint(exc)}"
+            ) from None
 
     return call
+
+
+def _check_signature(name, func, args, kwargs):
+    """Feedback when the test's call cannot bind to the learner's parameters."""
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):  # builtins and some callables have none: just call them
+        return
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise Feedback(
+            f"`{name}{signature}` cannot be called as the exercise specifies ({exc}): keep the "
+            "signature given in the notebook."
+        ) from None
+
+
+def _message(exc) -> str:
+    text = str(exc)
+    return text if len(text) <= _MESSAGE_LIMIT else text[:_MESSAGE_LIMIT] + " …"
+
+
+def _hint(exc) -> str:
+    if isinstance(exc, NameError):
+        return (
+            ". Only imports, functions, classes and constants are run when grading: a function "
+            "must not use variables that other cells compute."
+        )
+    return ""
 
 
 def _where(exc) -> str:

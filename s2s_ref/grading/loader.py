@@ -8,6 +8,8 @@ the rest is still loaded. Later definitions replace earlier ones, as in Jupyter.
 
 import ast
 import json
+import linecache
+import re
 from dataclasses import dataclass, field
 
 import nbformat
@@ -44,9 +46,13 @@ def read_code_cells(path) -> list[tuple[int, str]]:
 
 
 def keep(node: ast.stmt) -> bool:
-    """Whether a top-level statement is run when grading: imports, defs, classes, constants."""
-    if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)):
+    """Whether a top-level statement is run when grading: imports, defs, classes, constants, and
+    ``try`` blocks made only of those (``try: import torch`` / ``except ImportError: ...``)."""
+    if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef, ast.Pass)):
         return True
+    if isinstance(node, ast.Try):
+        blocks = [node.body, node.orelse, node.finalbody, *(h.body for h in node.handlers)]
+        return all(keep(child) for block in blocks for child in block)
     if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         return all(isinstance(t, ast.Name) for t in targets) and all(
@@ -58,28 +64,84 @@ def keep(node: ast.stmt) -> bool:
 def load_notebook(path, namespace: dict | None = None) -> LoadedNotebook:
     """Execute the kept statements of every code cell, in order, into one namespace."""
     loaded = LoadedNotebook(namespace if namespace is not None else {"__name__": "learner"})
-    for number, source in read_code_cells(path):
+    cells = read_code_cells(path)
+    if not any(source.strip() for _, source in cells):
+        loaded.problems.append("the notebook has no code: is it the right file?")
+    for number, source in cells:
+        source = _without_magics(source)
+        # register the cell's text so that tracebacks, and feedback, can quote its lines
+        linecache.cache[f"<cell {number}>"] = (len(source), None, source.splitlines(True), "")
         try:
-            tree = ast.parse(_without_magics(source))
+            tree = ast.parse(source)
         except SyntaxError as exc:
             loaded.problems.append(
                 f"cell {number} does not parse and was skipped: SyntaxError: {exc.msg} "
                 f"(line {exc.lineno})"
             )
             continue
+        tampering = sorted(_tampering(tree))
+        if tampering:
+            loaded.problems.append(
+                f"cell {number} uses {', '.join(tampering)}, which graded code has no need for: "
+                "noted for the instructor"
+            )
         for node in filter(keep, tree.body):
             module = ast.Module(body=[node], type_ignores=[])
             try:
                 exec(compile(module, f"<cell {number}>", "exec"), loaded.namespace)
-            except Exception as exc:
+            except (Exception, SystemExit, KeyboardInterrupt) as exc:  # learner code at load time
                 loaded.problems.append(
                     f"cell {number}, line {node.lineno}: {type(exc).__name__}: {exc}"
                 )
     return loaded
 
 
+# Machinery that can tamper with the grading process itself (see the instructors' appendix)
+_TAMPERING_MODULES = re.compile(
+    r"((gc|ctypes|signal|builtins)(\.|$))|s2s_ref\.grading"
+    r"(\.(ex\d\d|reference|worker|runner|sandbox|learner|loader|registry|feedback)(\.|$)|$)"
+)  # the grading package's helpers for notebooks (such as ex06_training) are not listed
+_TAMPERING_ATTRIBUTES = {"__code__", "__globals__", "__builtins__", "addaudithook", "setitimer"}
+_TAMPERING_OS = {"write", "dup", "dup2", "kill", "killpg", "fdopen"}
+
+
+def _tampering(tree: ast.AST) -> set[str]:
+    """The names in a cell that reach into the grader's process (modules, code objects, fds)."""
+    found = set()
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [f"{node.module}.{a.name}" for a in node.names]
+        found |= {f"`{n}`" for n in names if _TAMPERING_MODULES.match(n)}
+        if isinstance(node, ast.Attribute):
+            owner = node.value.id if isinstance(node.value, ast.Name) else ""
+            if (
+                node.attr in _TAMPERING_ATTRIBUTES
+                or (owner == "sys" and node.attr == "modules")
+                or (owner == "os" and node.attr in _TAMPERING_OS)
+            ):
+                found.add(f"`{owner + '.' if owner else ''}{node.attr}`")
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if "_s2s_reference" in node.value or "/proc/" in node.value:
+                found.add(repr(node.value[:40]))
+    return found
+
+
+# Cell magics whose body is ordinary Python that Jupyter runs in the notebook's namespace
+_PYTHON_CELL_MAGICS = ("%%time", "%%capture")
+
+
 def _without_magics(source: str) -> str:
-    """IPython syntax (%magic, !shell, %%cell) turned into plain Python calls, which are dropped."""
+    """IPython syntax (%magic, !shell, %%cell) turned into plain Python calls, which are dropped.
+
+    A ``%%time`` or ``%%capture`` cell keeps its body, as Jupyter runs it; other cell magics
+    (``%%bash``, ``%%writefile``, ``%%html``...) hold no Python and are dropped whole.
+    """
+    first, _, body = source.lstrip().partition("\n")
+    if first.split(" ")[0] in _PYTHON_CELL_MAGICS:
+        source = "\n" * (source.count("\n") - body.count("\n")) + body  # keep line numbers
     try:
         from IPython.core.inputtransformer2 import TransformerManager
     except ImportError:

@@ -9,7 +9,9 @@ a thin wrapper around them is caught however it got hold of them.
 """
 
 import contextlib
+import functools
 import importlib.util
+import os
 import sys
 import types
 from pathlib import Path
@@ -30,11 +32,20 @@ def load_private(module_name: str):
     module = importlib.util.module_from_spec(spec)
     sys.modules[private] = module  # dataclasses and pickling look modules up by name
     spec.loader.exec_module(module)
-    _PRIVATE_FUNCTIONS.extend(
-        f for f in vars(module).values()
-        if isinstance(f, types.FunctionType) and f.__module__ == private
-    )  # fmt: skip
+    _PRIVATE_FUNCTIONS.extend(_functions_of(module, private))
     return module
+
+
+def _functions_of(module, private):
+    """The module's own functions, and those of its classes (methods, static and class methods)."""
+    for obj in vars(module).values():
+        if isinstance(obj, types.FunctionType) and obj.__module__ == private:
+            yield obj
+        elif isinstance(obj, type) and obj.__module__ == private:
+            for attr in vars(obj).values():
+                attr = getattr(attr, "__func__", getattr(attr, "fget", attr))
+                if isinstance(attr, types.FunctionType):
+                    yield attr
 
 
 _PRIVATE_FUNCTIONS: list = []
@@ -63,14 +74,31 @@ def tripwired():
 
 
 def block_reading(hidden: tuple[str, ...]) -> None:
-    """From now on, opening the source file of a hidden module raises PermissionError."""
-    files = {str(_PACKAGE_ROOT.joinpath(*m.split(".")[1:]).with_suffix(".py")) for m in hidden}
+    """From now on, opening the source or compiled file of a hidden module raises PermissionError.
+
+    Files are recognised by device and inode, so a path spelled differently, given as bytes, or a
+    link to the file is refused too.
+    """
+    files = [_PACKAGE_ROOT.joinpath(*m.split(".")[1:]).with_suffix(".py") for m in hidden]
+    files += [c for f in files for c in f.parent.glob(f"__pycache__/{f.stem}.*.pyc")]
+    blocked = {(st.st_dev, st.st_ino) for st in map(_stat, files) if st is not None}
 
     def hook(event, args):
-        if event == "open" and isinstance(args[0], str) and str(Path(args[0]).resolve()) in files:
-            raise PermissionError(f"{args[0]} holds the reference solution and is not readable now")
+        if event == "open" and not isinstance(args[0], int):
+            st = _stat(args[0])
+            if st is not None and (st.st_dev, st.st_ino) in blocked:
+                raise PermissionError(
+                    f"{os.fsdecode(args[0])} holds the reference solution and is not readable now"
+                )
 
     sys.addaudithook(hook)
+
+
+def _stat(path):
+    try:
+        return os.stat(path)
+    except (OSError, TypeError, ValueError):
+        return None
 
 
 class ImportBlocker:
@@ -95,10 +123,20 @@ class ImportBlocker:
         sys.meta_path.insert(0, self)
 
 
-def is_from_reference(func) -> bool:
-    """True when a function's code comes from the package's models (borrowed, not written)."""
-    code = getattr(func, "__code__", None)
-    if code is None:
-        return False
-    source = Path(code.co_filename).resolve()
-    return any(source.is_relative_to(_PACKAGE_ROOT / d) for d in ("numpy_nn", "torch_nn"))
+def is_from_reference(obj) -> bool:
+    """True when a function or class comes from the course's package (borrowed, not written).
+
+    Functions are judged by the file their code was compiled from, classes by the module of every
+    class they inherit from; partials and bound methods by what they wrap.
+    """
+    if isinstance(obj, functools.partial):
+        obj = obj.func
+    obj = getattr(obj, "__func__", obj)
+    if isinstance(obj, type):
+        return any(_is_package_module(c.__module__) for c in obj.__mro__)
+    code = getattr(obj, "__code__", None)
+    return code is not None and Path(code.co_filename).resolve().is_relative_to(_PACKAGE_ROOT)
+
+
+def _is_package_module(name: str) -> bool:
+    return name.startswith(("s2s_ref.", _PRIVATE_PREFIX))

@@ -1,18 +1,41 @@
-"""Exercises and their graded tests.
+"""Exercises, their graded tests and their catalogue of typical mistakes.
 
-Each ``s2s_ref/grading/exNN.py`` builds one ``Exercise`` and registers tests with the
-``@EXERCISE.test(points=..., function=...)`` decorator. A test receives a ``Learner`` (the
-notebook's namespace, with borrowing and missing functions turned into feedback) and returns
-normally to pass or raises ``Feedback``.
+Each ``s2s_ref/grading/exNN.py`` builds one ``Exercise``, registers tests with the
+``@EXERCISE.test(points=..., function=...)`` decorator, and lists the typical mistakes the grader
+recognises in ``EXERCISE.mistakes`` (each one a bug put into the solution notebook, and the words
+the feedback must use to name it: the repository's tests check every entry, and the book's
+appendix "Feedback catalogue" prints them). A test receives a ``Learner`` (the notebook's
+namespace, with borrowing and missing functions turned into feedback) and returns normally to pass
+or raises ``Feedback``. To add an exercise, write its module and add its key to
+``EXERCISE_MODULES``.
 """
 
 import importlib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 # grading modules, in course order; add yours here
-EXERCISE_MODULES = ("ex01", "ex02", "ex03", "ex04", "ex05", "ex06")
+EXERCISE_MODULES = ("ex01", "ex02", "ex03", "ex04", "ex05", "ex06", "ex07")
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A typical bug: how to put it into the solution notebook, and how the grader names it.
+
+    name: the mistake in a few words; function: the learner function that holds it, or a tuple of
+    functions that must all lose points (a forward and the sequence forward that calls it);
+    replace: {text of the solution's code cells: buggy text} (each text must occur); feedback:
+    words that the feedback of at least one test of each function must contain.
+    """
+
+    name: str
+    function: str | tuple[str, ...]
+    replace: dict[str, str]
+    feedback: str
+
+    @property
+    def functions(self) -> tuple[str, ...]:
+        return (self.function,) if isinstance(self.function, str) else tuple(self.function)
 
 
 @dataclass(frozen=True)
@@ -37,6 +60,7 @@ class Exercise:
     functions: tuple[str, ...]
     hidden_modules: tuple[str, ...]
     tests: list[GradedTest] = field(default_factory=list)
+    mistakes: list[Mistake] = field(default_factory=list)
 
     def test(self, *, points: float, function: str, name: str | None = None):
         """Decorator registering a graded test worth ``points`` about learner ``function``."""
@@ -62,9 +86,3 @@ def get_exercise(key: str) -> Exercise:
     if key not in EXERCISE_MODULES:
         raise KeyError(f"no exercise {key!r}; known: {', '.join(EXERCISE_MODULES)}")
     return importlib.import_module(f"s2s_ref.grading.{key}").EXERCISE
-
-
-def exercise_key_for(path) -> str | None:
-    """The exercise a notebook file is for, from its name ("ex01_rnn.ipynb" -> "ex01")."""
-    match = re.match(r"(ex\d\d)", str(path).replace("\\", "/").rsplit("/", 1)[-1])
-    return match.group(1) if match and match.group(1) in EXERCISE_MODULES else None
