@@ -20,7 +20,7 @@ from s2s_ref.numpy_nn.seq2seq import (
     seq2seq_forward,
     seq2seq_loss,
 )
-from s2s_ref.numpy_nn.training import Adam, evaluate, predict, train
+from s2s_ref.numpy_nn.training import evaluate, predict, train
 from s2s_ref.teacher_forcing import Schedule
 
 from .conftest import E, H, N, V
@@ -214,21 +214,6 @@ def test_inputs_are_not_modified(rng):
     seq2seq_loss(params, *data, teacher_ratio=0.5, rng=rng)
     for a, b in zip((*data, *params.values()), before, strict=True):
         np.testing.assert_array_equal(a, b)
-
-
-def test_adam_matches_torch_optim_adam(rng):
-    p = {"w": rng.normal(size=(3, 4)), "b": rng.normal(size=4)}
-    tp = {k: torch.tensor(v, requires_grad=True) for k, v in p.items()}
-    ours = Adam({k: v.copy() for k, v in p.items()}, lr=0.01)
-    theirs = torch.optim.Adam(tp.values(), lr=0.01)
-    for _ in range(5):
-        grads = {k: rng.normal(size=v.shape) for k, v in p.items()}
-        ours.step(grads)
-        for k, v in tp.items():
-            v.grad = torch.from_numpy(grads[k])
-        theirs.step()
-    for k in p:
-        np.testing.assert_allclose(ours.params[k], tp[k].detach().numpy(), rtol=1e-6)
 
 
 def test_training_lowers_the_loss_and_reports_history():

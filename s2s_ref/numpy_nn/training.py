@@ -1,7 +1,5 @@
-"""Training the NumPy seq2seq: Adam with global-norm clipping, and evaluation.
+"""Training the NumPy seq2seq: Adam (``optim.Adam``) with global-norm clipping, and evaluation.
 
-Adam (Kingma and Ba 2015) keeps running means of each gradient and of its square and steps by
-their ratio, so every parameter moves at about the learning rate whatever its gradient's scale.
 Book: chapter 3, "Training it".
 """
 
@@ -13,6 +11,7 @@ from s2s_ref.data.batching import make_batch, pad_batch
 from s2s_ref.decoding import greedy_decode
 from s2s_ref.metrics import exact_match, token_accuracy
 from s2s_ref.numpy_nn.clip import clip_by_global_norm
+from s2s_ref.numpy_nn.optim import Adam
 from s2s_ref.numpy_nn.seq2seq import (
     decoder_step_fn,
     initial_state,
@@ -20,29 +19,6 @@ from s2s_ref.numpy_nn.seq2seq import (
     seq2seq_loss,
 )
 from s2s_ref.teacher_forcing import Schedule
-
-
-class Adam:
-    """Adam on a dict of arrays, updated in place (the optimiser owns the parameters).
-
-    m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  p -= lr * m_hat / (sqrt(v_hat) + eps)
-    with the bias corrections m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t).
-    """
-
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
-        self.params, self.lr, self.betas, self.eps, self.t = params, lr, betas, eps, 0
-        self.m = {k: np.zeros_like(v) for k, v in params.items()}
-        self.v = {k: np.zeros_like(v) for k, v in params.items()}
-
-    def step(self, grads):
-        self.t += 1
-        b1, b2 = self.betas
-        for k, g in grads.items():
-            self.m[k] = b1 * self.m[k] + (1 - b1) * g
-            self.v[k] = b2 * self.v[k] + (1 - b2) * g * g
-            m_hat = self.m[k] / (1 - b1**self.t)
-            v_hat = self.v[k] / (1 - b2**self.t)
-            self.params[k] -= (self.lr * m_hat / (np.sqrt(v_hat) + self.eps)).astype(g.dtype)
 
 
 def clipped(grads, max_norm):
@@ -58,7 +34,8 @@ def train(
 ):  # fmt: skip
     """Adam on the masked loss; the learning rate falls linearly to 0 over the second half.
 
-    params: dict from init_seq2seq, updated in place; next_batch(rng) -> data.batching.Batch;
+    params: dict from init_seq2seq, whose entries are replaced by the trained arrays;
+    next_batch(rng) -> data.batching.Batch;
     schedule: teacher_forcing.Schedule (default: always teacher forcing); evaluate_fn(params)
     -> dict, called every ``every`` steps and at the end.
     -> history: list of {"step", "loss", "grad_norm", "teacher_ratio", "seconds", **evaluation},
@@ -66,15 +43,16 @@ def train(
     Book: chapter 3, "Training it".
     """
     schedule = schedule or Schedule()
-    opt, history, losses, start = Adam(params, lr), [], [], time.perf_counter()
+    state, history, losses, start = Adam().init(params), [], [], time.perf_counter()
     for i in range(steps):
-        opt.lr = lr * min(1.0, 2.0 * (1.0 - i / steps))  # decaying at the end settles the last %
+        opt = Adam(lr=lr * min(1.0, 2.0 * (1.0 - i / steps)))  # decaying settles the last %
         b, ratio = next_batch(rng), schedule(i)
         loss, grads, _ = seq2seq_loss(
             params, b.src, b.src_mask, b.tgt_in, b.tgt_out, b.tgt_mask, ratio, rng
         )
         grads, norm = clipped(grads, max_norm)
-        opt.step(grads)
+        new_params, state = opt.step(params, grads, state)
+        params.update(new_params)  # new arrays in the caller's dict; old arrays untouched
         losses.append(loss)
         if (i + 1) % every == 0 or i + 1 == steps:
             row = {"step": i + 1, "loss": float(np.mean(losses)), "grad_norm": norm}
