@@ -238,8 +238,7 @@ EXERCISE.mistakes += [
     Mistake(
         "BPTT drops the gradient flowing back from later steps",
         "rnn_backward",
-        {"rnn_step_backward(dh[:, t] + dh_prev, step_caches[t])":
-         "rnn_step_backward(dh[:, t], step_caches[t])"},
+        {"dh_t = dh[:, t] + dh_prev": "dh_t = dh[:, t]"},
         "the gradient flowing back from later steps is dropped",
     ),
     Mistake(

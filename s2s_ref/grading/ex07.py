@@ -6,7 +6,6 @@ The reference attention is loaded privately; the reference decoder is rebuilt he
 Book: chapter 7; notebook: ex07_torch_attention.ipynb.
 """
 
-
 import numpy as np
 import torch
 import torch.nn.functional as F
