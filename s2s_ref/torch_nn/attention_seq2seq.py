@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from s2s_ref.torch_nn.attention_decoder import DECODERS
-from s2s_ref.torch_nn.seq2seq import Encoder
+from s2s_ref.torch_nn.seq2seq import Encoder, reset_uniform_
 
 
 class RowEncoder(nn.Module):
@@ -63,10 +63,7 @@ class AttentionSeq2Seq(nn.Module):
             kwargs["A"] = attn
         self.decoder = DECODERS[decoder](tgt_vocab, emb, hidden, C, cell, **kwargs)
         if generator is not None:
-            with torch.no_grad():
-                for p in self.parameters():
-                    bound = 1.0 / p.shape[-1] ** 0.5
-                    p.uniform_(-bound, bound, generator=generator)
+            reset_uniform_(self, generator)
 
     def encode(self, src, src_mask):
         """src, src_mask: (N, S) -> Memory, initial decoder state h (1, N, H) (LSTM: (h, c))."""

@@ -27,6 +27,15 @@ def _check_batch(src, src_mask):
     return lengths
 
 
+def reset_uniform_(module: nn.Module, generator: torch.Generator) -> None:
+    """Draw every parameter from U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with ``generator``, in the
+    order of ``module.parameters()``, so that a seed fixes the initial weights on any device."""
+    with torch.no_grad():
+        for p in module.parameters():
+            bound = 1.0 / p.shape[-1] ** 0.5
+            p.uniform_(-bound, bound, generator=generator)
+
+
 class Encoder(nn.Module):
     """Embedding + (bi)directional GRU/LSTM over a padded batch.
 
@@ -104,10 +113,7 @@ class Seq2Seq(nn.Module):
         self.bridge = nn.Linear(C, hidden)
         self.decoder = Decoder(tgt_vocab, emb, hidden, C, cell)
         if generator is not None:
-            with torch.no_grad():
-                for p in self.parameters():
-                    bound = 1.0 / p.shape[-1] ** 0.5
-                    p.uniform_(-bound, bound, generator=generator)
+            reset_uniform_(self, generator)
 
     def encode(self, src, src_mask):
         """src, src_mask: (N, S) -> context (N, C), initial decoder state."""
