@@ -3,7 +3,7 @@
 Floors, imported one way (a module never imports a floor above its own; tests/test_layers.py
 checks it):
 
-- ground: ``shapes``, ``gradcheck``, ``metrics``, ``teacher_forcing``, ``decoding``, ``data``,
+- ground: ``atomic``, ``shapes``, ``gradcheck``, ``metrics``, ``teacher_forcing``, ``decoding``, ``data``,
   ``diagrams`` (NumPy, matplotlib and data libraries only)
 - ``numpy_nn`` (never imports torch) and ``torch_nn`` (never imports ``numpy_nn``: parity lives
   in tests/)
