@@ -3,8 +3,8 @@
 Floors, imported one way (a module never imports a floor above its own; tests/test_layers.py
 checks it):
 
-- ground: ``atomic``, ``shapes``, ``gradcheck``, ``metrics``, ``teacher_forcing``, ``decoding``, ``data``,
-  ``diagrams`` (NumPy, matplotlib and data libraries only)
+- ground: ``atomic``, ``shapes``, ``gradcheck``, ``metrics``, ``teacher_forcing``, ``decoding``,
+  ``data``, ``diagrams`` (NumPy, matplotlib and data libraries only)
 - ``numpy_nn`` (never imports torch) and ``torch_nn`` (never imports ``numpy_nn``: parity lives
   in tests/)
 - ``grading`` (uses the two above as the reference)
