@@ -28,10 +28,11 @@ def _load_(module, params):
 
 def _grads(module, keys):
     own = dict(module.named_parameters())
-    return {
-        k: own[f"{k.split('.')[0]}.{names.get(k.split('.')[1], k.split('.')[1])}"].grad.numpy()
-        for k in keys
-    }
+    out = {}
+    for key in keys:
+        block, name = key.split(".")
+        out[key] = own[f"{block}.{NAMES.get(name, name)}"].grad.numpy()
+    return out
 
 
 def _params(keys, seed):
