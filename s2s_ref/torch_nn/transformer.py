@@ -92,6 +92,7 @@ class MultiHeadAttention(nn.Module):
         if not checked:
             check_attention_mask(mask, N, T, K.shape[2])
         Q = self._split(q @ self.Wq + self.bq)  # (N, heads, T, d)
+        K, V = K.to(Q.dtype), V.to(Q.dtype)  # a cache made outside autocast, read inside it
         weights = None
         if return_weights:
             scores = Q @ K.transpose(2, 3) / math.sqrt(D // self.n_heads)  # (N, heads, T, S)
