@@ -10,6 +10,7 @@ from s2s_ref.torch_nn.devices import autocast, model_device
 from s2s_ref.torch_nn.search import beam_search, greedy_decode
 from s2s_ref.torch_nn.training import TrainConfig, train
 from s2s_ref.torch_nn.transformer import (
+    FeedForward,
     MultiHeadAttention,
     Transformer,
     decoding_step,
@@ -285,3 +286,19 @@ def test_bad_input_gets_a_sentence():
         attn(q, torch.zeros(2, 4, D), mask)
     with pytest.raises(ValueError, match=r"broadcastable to \(N, T, S\) = \(2, 3, 4\)"):
         attn(q, torch.zeros(2, 4, D), torch.ones(2, 4, 3, dtype=torch.bool))
+
+
+def test_initial_weights_are_seeded_and_bounded():
+    a, b = _model(11), _model(11)
+    assert all(
+        torch.equal(p, q)
+        for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+    )
+    assert not torch.equal(a.out.weight, _model(12).out.weight)
+    torch.testing.assert_close(a.decoder_layers[0].norm3.weight, torch.ones(D))
+    for module in (MultiHeadAttention(D, HEADS), FeedForward(D, H)):  # usable on their own too
+        for name, p in module.named_parameters():
+            assert (
+                bool(p.isfinite().all())
+                and float(p.detach().abs().max()) <= min(D, H) ** -0.5 + 1e-7
+            ), name

@@ -25,11 +25,18 @@ from torch import nn
 _ATTN = ("Wq", "Wk", "Wv", "Wo")
 
 
+def _uniform(shape, fan_in):
+    """U(-1/sqrt(fan_in), 1/sqrt(fan_in)); Transformer(generator=...) redraws every weight."""
+    bound = fan_in**-0.5
+    return nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
+
+
 def positional_encoding(T, D, start=0, device=None, dtype=torch.float32):
     """Sinusoidal positions start .. start + T - 1 (Vaswani et al. 2017) -> (T, D).
 
     PE[t, 2i] = sin(t w_i), PE[t, 2i + 1] = cos(t w_i), w_i = 10000^(-2i / D); computed in
-    float64 then cast, so that position 1000 is as exact as position 1.
+    float64 then cast, so that a float32 or bf16 model gets correctly rounded angles at large t.
+    Book: chapter 8, "Positions".
     """
     pos = torch.arange(start, start + T, device=device, dtype=torch.float64)[:, None]
     angles = pos * 10000.0 ** (-torch.arange(0, D, 2, device=device, dtype=torch.float64) / D)
@@ -62,6 +69,7 @@ class MultiHeadAttention(nn.Module):
     Wq, Wk, Wv, Wo: (D, D) used as x @ W; bq, bk, bv, bo: (D,); n_heads divides D.
     Without return_weights it calls the fused ``F.scaled_dot_product_attention`` (whose boolean
     mask also means True = take part); with it, the softmax written out.
+    Book: chapter 8, "Multi-head attention".
     """
 
     def __init__(self, D, n_heads):
@@ -70,7 +78,7 @@ class MultiHeadAttention(nn.Module):
             raise ValueError(f"n_heads must be a positive divisor of D = {D}, got {n_heads}")
         self.n_heads = n_heads
         for name in _ATTN:
-            setattr(self, name, nn.Parameter(torch.empty(D, D)))
+            setattr(self, name, _uniform((D, D), D))
             setattr(self, "b" + name[1], nn.Parameter(torch.zeros(D)))
 
     def _split(self, x):
@@ -108,15 +116,18 @@ class FeedForward(nn.Module):
 
     def __init__(self, D, H):
         super().__init__()
-        self.W1, self.b1 = nn.Parameter(torch.empty(D, H)), nn.Parameter(torch.zeros(H))
-        self.W2, self.b2 = nn.Parameter(torch.empty(H, D)), nn.Parameter(torch.zeros(D))
+        self.W1, self.b1 = _uniform((D, H), D), nn.Parameter(torch.zeros(H))
+        self.W2, self.b2 = _uniform((H, D), H), nn.Parameter(torch.zeros(D))
 
     def forward(self, x):
         return torch.relu(x @ self.W1 + self.b1) @ self.W2 + self.b2
 
 
 class EncoderLayer(nn.Module):
-    """Pre-norm: x + SelfAttention(LN1(x)), then + FFN(LN2(x)). See numpy_nn.transformer."""
+    """Pre-norm: x + SelfAttention(LN1(x)), then + FFN(LN2(x)). See numpy_nn.transformer.
+
+    Book: chapter 8, "The Transformer layer".
+    """
 
     def __init__(self, D, n_heads, H):
         super().__init__()
@@ -131,7 +142,10 @@ class EncoderLayer(nn.Module):
 
 
 class DecoderLayer(nn.Module):
-    """Pre-norm: masked self-attention, cross-attention to the memory, FFN, each residual."""
+    """Pre-norm: masked self-attention, cross-attention to the memory, FFN, each residual.
+
+    Book: chapter 8, "The Transformer layer" ("Decoding with a KV cache" for the cache).
+    """
 
     def __init__(self, D, n_heads, H):
         super().__init__()
