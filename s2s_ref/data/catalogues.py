@@ -171,9 +171,9 @@ def _pairs(target: str) -> tuple:
     sources = catalogue_sources(target)
     if not any(s["distribution"].lower().startswith(LANGUAGE_PACK) for s in sources):
         raise LookupError(
-            f"no JupyterLab language pack for {target!r} is installed (only "
-            f"{[s['distribution'] for s in sources]}); install one, e.g. "
-            f"pip install jupyterlab-language-pack-{target}-{target.upper()}"
+            f"no JupyterLab language pack for {target!r} is installed (catalogues found only in "
+            f"{[s['distribution'] for s in sources]}); install the one for its language and "
+            "region, e.g. pip install jupyterlab-language-pack-de-DE"
         )
     cleaned = {clean_pair(s, t) for src in sources for f in src["files"] for s, t in _read(f)}
     cleaned.discard(None)
