@@ -84,6 +84,7 @@ def _build_wheel(tmp_path) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)  # installs into a fresh environment, then runs notebooks
 def test_a_wheel_in_a_fresh_venv_runs_every_solution_alone_in_an_empty_folder(tmp_path):
     start = time.perf_counter()
     wheel = _build_wheel(tmp_path)
