@@ -92,3 +92,52 @@ def test_the_requirements_resolve_for(version, tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, f"Python {version} does not resolve:\n{result.stderr[-3000:]}"
     assert re.search(r"Would install .*\btorch-2\.13\.0", result.stdout), result.stdout[-2000:]
+
+
+def test_learner_and_maintainer_requirements_apart():
+    learner = list(requirement_lines(ROOT / "requirements-learner.txt"))
+    everything = list(requirement_lines(ROOT / "requirements.txt"))
+    names = {re.split(r"[=<>!~; ]", r)[0].lower() for r in learner}
+    assert {"torch", "jupyterlab", "jupytext", "jupyter-book", "ipykernel"} <= names
+    assert not names & {"pytest", "ruff", "playwright", "nbval"}, "test tools are not a learner's"
+    assert set(learner) <= set(everything)
+    text = (ROOT / "requirements-learner.txt").read_text()
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu\n" in text
+    assert "\n-e .\n" in text
+
+
+def test_quick_start_is_two_commands_that_ci_runs_exactly():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Quick start") :]
+    start = section.index("```bash\n") + len("```bash\n")
+    block = section[start : section.index("\n```", start)]
+    install, test = block.splitlines()
+    assert install.startswith("pip install --retries 1 -r requirements.txt && ")
+    assert install.endswith(" && jupyter-book build . -W --keep-going")
+    assert test == "pytest"
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert install in ci and test in ci
+
+
+def test_binder_has_python_311_cpu_torch_and_jupytext():
+    assert (ROOT / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
+    assert (ROOT / "binder" / "requirements.txt").read_text().splitlines()[-1] == (
+        "-r ../requirements-learner.txt"
+    )
+    post_build = (ROOT / "binder" / "postBuild").read_text()
+    assert '"markdown": "Jupytext Notebook"' in post_build
+    assert os.access(ROOT / "binder" / "postBuild", os.X_OK)
+
+
+def test_packaging_metadata():
+    text = (ROOT / "pyproject.toml").read_text()
+    assert 'license = "MIT"' in text and 'license-files = ["LICENSE"]' in text
+    assert "MIT License" in (ROOT / "LICENSE").read_text()
+    assert "CC-BY-4.0" in (ROOT / "LICENSE").read_text()
+    cff = (ROOT / "CITATION.cff").read_text()
+    from s2s_ref import __version__
+
+    assert f"version: {__version__}\n" in cff and "cff-version: 1.2.0" in cff
+    assert "## Unreleased" in (ROOT / "CHANGELOG.md").read_text()
+    config = (ROOT / "_config.yml").read_text()
+    assert "  baseurl: https://seq2seq-from-scratch.github.io/course/\n" in config
