@@ -8,8 +8,9 @@ checks it):
 - ``numpy_nn`` (never imports torch) and ``torch_nn`` (never imports ``numpy_nn``: parity lives
   in tests/)
 - ``grading`` (uses the two above as the reference)
-- top: ``grade`` (the command line), ``classroom``, ``checks`` (what notebooks call),
-  ``make_exercises``, ``bench`` and ``experiments`` (scripts)
+- top: ``grade`` (the command line), ``classroom`` and ``autograder`` (grading on push, Classroom
+  50), ``checks`` (what notebooks call), ``make_exercises``, ``assets`` (data files the package
+  ships), ``bench`` and ``experiments`` (scripts)
 """
 
 __version__ = "0.1.0"

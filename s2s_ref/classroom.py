@@ -1,78 +1,85 @@
-"""One exercise as a GitHub Classroom test: ``python -m s2s_ref.classroom ex01 [NOTEBOOK]``.
+"""Grading on push: the feedback of a gradebook as Markdown, for a CI run's summary page.
 
-GitHub Classroom's command grader (``education/autograding-command-grader``) runs a command in
-the learner's repository and awards the step's ``max-score`` when it exits with status 0, nothing
-otherwise; a step that writes to stderr is reported as failed. So this wrapper sends everything,
-stderr included (Python warnings, library messages), to stdout, grades the exercise's notebook
-(``exercises/exNN_*.ipynb`` by default) in the isolated grader, prints the table of tests and
-feedback, adds it to the workflow run's summary page when there is one, and exits 0 only at full
-marks, 1 otherwise (also when the notebook is missing or the grader cannot run).
+``python -m s2s_ref.classroom summary GRADEBOOK.json`` prints, from the JSON that
+``python -m s2s_ref.grade ... --json GRADEBOOK.json`` writes, a table of exercises and their
+scores, then one table per exercise with every test, its points and its feedback. The workflow
+``.github/workflows/grade.yml`` appends it to ``$GITHUB_STEP_SUMMARY``; the Classroom 50
+autograder (``s2s_ref.autograder``) uses it as the release body. Only the gradebook's documented
+fields are read (``total``, ``max_total``, ``exercises[].exercise / notebook / score / max_score /
+tests[].name / points / max_points / passed / feedback``).
 """
 
 import argparse
-import os
+import json
 import sys
-import traceback
 from pathlib import Path
 
-# Seconds per test: twice the grader's default, since ex06 trains a model, and a runner is a fresh
-# machine on which a hang costs only the learner's own step (the step itself stops at 10 minutes).
-CLASSROOM_TIMEOUT = 60.0
+
+class GradebookError(ValueError):
+    """The file is not a single-submission gradebook."""
+
+
+def read_gradebook(path) -> dict:
+    """The gradebook at ``path``, checked to have the fields this module reads."""
+    path = Path(path)
+    try:
+        book = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise GradebookError(f"{path}: no such gradebook (did grading run?)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise GradebookError(f"{path}: not a JSON gradebook ({exc})") from None
+    if not isinstance(book, dict) or not isinstance(book.get("exercises"), list):
+        raise GradebookError(
+            f"{path}: expected a gradebook of one submission, "
+            '{"total", "max_total", "exercises": [...]}'
+        )
+    return book
+
+
+def _points(x) -> str:
+    return f"{x:g}"
+
+
+def _cell(text) -> str:
+    """Text safe inside one Markdown table cell."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def summary_markdown(book: dict, title: str = "Grades") -> str:
+    """The gradebook ``book`` as Markdown: the scores, then every test with its feedback."""
+    exercises = book["exercises"]
+    lines = [f"## {title}: {_points(book['total'])}/{_points(book['max_total'])}", ""]
+    if not exercises:
+        lines.append("No exercise notebook was found to grade (expected `exercises/exNN_*.ipynb`).")
+        return "\n".join(lines) + "\n"
+    lines += ["| exercise | score | notebook |", "|---|---|---|"]
+    for ex in exercises:
+        score = f"{_points(ex['score'])}/{_points(ex['max_score'])}"
+        lines.append(f"| {ex['exercise']} | {score} | {_cell(ex.get('notebook') or 'missing')} |")
+    for ex in exercises:
+        lines += ["", f"### {ex['exercise']}: {_points(ex['score'])}/{_points(ex['max_score'])}"]
+        lines += ["", "| | test | points | feedback |", "|---|---|---|---|"]
+        for t in ex["tests"]:
+            mark = "✅" if t["passed"] else "❌"
+            points = f"{_points(t['points'])}/{_points(t['max_points'])}"
+            lines.append(f"| {mark} | {_cell(t['name'])} | {points} | {_cell(t['feedback'])} |")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv=None) -> int:
-    os.dup2(1, 2)  # stderr, ours and every child's, goes to stdout (see the module's docstring)
-    sys.stderr = sys.stdout
-    from s2s_ref.grading import gradebook
-    from s2s_ref.grading.registry import EXERCISE_MODULES, get_exercise
-    from s2s_ref.grading.runner import grade_notebook
-
     parser = argparse.ArgumentParser(prog="python -m s2s_ref.classroom")
-    parser.add_argument("exercise", choices=EXERCISE_MODULES)
-    parser.add_argument("notebook", nargs="?", help="default: exercises/<the exercise's notebook>")
-    parser.add_argument(
-        "--timeout", type=float, default=CLASSROOM_TIMEOUT, help="seconds per test (default 60)"
-    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    summary = commands.add_parser("summary", help="print a gradebook's feedback as Markdown")
+    summary.add_argument("gradebook", help="the JSON written by python -m s2s_ref.grade --json")
+    args = parser.parse_args(argv)
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse's usage message went to stdout already
-        return int(exc.code or 0) and 1
-    exercise = get_exercise(args.exercise)
-    path = Path(args.notebook or Path("exercises") / exercise.notebook)
-    if not path.is_file():
-        print(f"{path}: no such notebook. Keep the exercise at this path and commit it.")
-        return 1
-    try:
-        result = grade_notebook(path, args.exercise, timeout=args.timeout)
-    except Exception:
-        print("the grader could not run:\n" + traceback.format_exc())
-        return 1
-    gradebook.print_single([result])
-    _add_to_summary(result)
-    full = result.score == result.max_score
-    print(f"\n{args.exercise}: {'full marks' if full else 'not yet full marks'}")
-    return 0 if full else 1
-
-
-def _add_to_summary(result) -> None:
-    """A Markdown table on the workflow run's page (GitHub sets GITHUB_STEP_SUMMARY)."""
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if not summary:
-        return
-    lines = [
-        f"### {result.exercise}: {result.score:g}/{result.max_score:g}",
-        "",
-        "| test | points | feedback |",
-        "|---|---|---|",
-    ]
-    for t in result.tests:
-        feedback = t.feedback.replace("|", "\\|").replace("\n", " ")
-        lines.append(f"| {t.name} | {t.points:g}/{t.max_points:g} | {feedback} |")
-    try:
-        with open(summary, "a") as f:
-            f.write("\n".join(lines) + "\n\n")
-    except OSError:
-        pass  # the summary is a courtesy; the step's result does not depend on it
+        book = read_gradebook(args.gradebook)
+        text = summary_markdown(book)
+    except (GradebookError, KeyError, TypeError) as exc:
+        print(f"s2s_ref.classroom: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(text)
+    return 0
 
 
 if __name__ == "__main__":

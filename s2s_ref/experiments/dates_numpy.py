@@ -5,7 +5,7 @@ dates that never occur in training. Writes a JSON file (training history, held-o
 locale and style, examples) and the trained parameters (.npz) that chapter 4 decodes with beam
 search. Run from the repository root (about 2 minutes on one busy core):
 
-    OPENBLAS_NUM_THREADS=1 python -m s2s_ref.experiments.dates_numpy --out book/ch03/dates
+    OPENBLAS_NUM_THREADS=1 python -m s2s_ref.experiments.dates_numpy --out s2s_ref/assets/dates
 
 Book: chapter 3, "A real task: reading dates".
 """
@@ -81,5 +81,5 @@ def main(out):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="book/ch03/dates", help="path without extension")
+    parser.add_argument("--out", default="s2s_ref/assets/dates", help="path without extension")
     main(parser.parse_args().out)
