@@ -8,17 +8,22 @@ second, and their ratio. With --target, each model then trains from scratch on s
 --target-budget CPU seconds pass: the CPU seconds and steps it took.
 
     python -m s2s_ref.bench.transformer [--steps 20] [--rounds 3] [--device cpu|cuda]
-        [--precision fp32|bf16] [--target 0.9]
+        [--precision fp32|bf16] [--target 0.9] [--out FILE.json]
+
+With --out, the printed figures are also written as JSON (chapter 8 plots
+``book/ch08/throughput.json``).
 
 Book: chapter 8, "Why training parallelises over time".
 """
 
 import argparse
+import json
 import time
 
 import numpy as np
 import torch
 
+from s2s_ref.atomic import check_output, write_atomic
 from s2s_ref.data.batching import make_batch
 from s2s_ref.data.tasks import make_reverse
 from s2s_ref.data.vocab import Vocab
@@ -133,7 +138,13 @@ def main(argv=None):
         help="also measure CPU time to this held-out exact match, in (0, 1]",
     )
     parser.add_argument("--target-budget", type=positive(float), default=40.0)
+    parser.add_argument("--out", default=None, help="also write the results as JSON here")
     args = parser.parse_args(argv)
+    if args.out is not None:
+        try:
+            check_output(args.out)
+        except (OSError, ValueError) as err:
+            parser.error(f"--out {args.out}: {err}")
     if args.min_len > args.max_len:
         parser.error(f"--min-len {args.min_len} exceeds --max-len {args.max_len}")
     if args.target is not None and not 0 < args.target <= 1:
@@ -175,6 +186,12 @@ def main(argv=None):
                 f"{kind:<14} exact match {args.target}: {status} after {r['steps']} steps, "
                 f"{r['cpu_seconds']} CPU s"
             )
+    if args.out is not None:
+        result["settings"] = {
+            k: getattr(args, k)
+            for k in ("steps", "rounds", "min_len", "max_len", "device", "precision", "target")
+        }
+        write_atomic(args.out, json.dumps(result, indent=1) + "\n")
     return result
 
 
