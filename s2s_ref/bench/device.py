@@ -4,8 +4,9 @@
 
 Steps, in order, each printed as it runs:
 
-1. **Dependencies.** The machine is expected to have a CUDA build of torch already (it is the
-   one package this script never installs). Every other pinned package of ``requirements.txt``
+1. **Dependencies** (from a clone of the repository). The machine is expected to have a CUDA
+   build of torch already (it is the one package this script never installs). Every other
+   pinned package of ``requirements.txt``
    that is missing is installed from wheels only (``pip install --only-binary=:all: ...``), so
    nothing is compiled; ``--no-install`` lists the missing ones and stops instead.
 2. **CUDA?** Without a CUDA device the script says so and exits 0 (exit 2 with --require-cuda).
@@ -132,7 +133,11 @@ def main(argv=None):
     2 no CUDA with --require-cuda, 3 dependencies missing."""
     args = parse_args(argv)
     start = time.perf_counter()
-    absent = missing(pinned_requirements())
+    if REQUIREMENTS.exists():
+        absent = missing(pinned_requirements())
+    else:  # an installed package without the repository: pip already resolved its dependencies
+        print(f"device check: no {REQUIREMENTS.name} beside the package; dependency step skipped")
+        absent = []
     if absent and args.no_install:
         print("missing dependencies (not installed, --no-install):", " ".join(absent))
         return 3
