@@ -1,0 +1,196 @@
+"""Three encoders, one task: recurrent, convolutional and self-attention encoders under the same
+Bahdanau attention decoder, the same budget and the same data (reversal, lengths 5..60).
+
+Each encoder meets chapter 6's contract, ``forward(src (N, S), src_mask (N, S)) -> outputs
+(N, S, C), summary (N, C)`` with ``out_size = C = 128``, so ``AttentionSeq2Seq`` takes it as it
+is. The recurrent one is chapter 6's bidirectional GRU; the convolutional one stacks residual
+1-D convolutions over embeddings plus sinusoidal positions (as convolutional seq2seq models
+add position embeddings); the self-attention one is a pre-norm Transformer encoder layer.
+Reported: parameters of each encoder, training tokens per CPU second, accuracy by length.
+
+    python -m s2s_ref.experiments.transformer_encoders [--budget 60] [--seed 0] [--out FILE]
+
+writes ``book/ch08/encoders.json`` by default and prints the table.
+Book: chapter 8, "Three encoders, one task".
+"""
+
+import argparse
+import math
+import os
+
+import numpy as np
+import torch
+from torch import nn
+
+from s2s_ref.data.batching import make_batch
+from s2s_ref.data.tasks import make_reverse
+from s2s_ref.data.vocab import Vocab
+from s2s_ref.experiments.transformer_common import (
+    accuracy_by_length,
+    cpu_budget_note,
+    n_parameters,
+    output_path,
+    positive,
+    save,
+)
+from s2s_ref.torch_nn.attention_seq2seq import AttentionSeq2Seq
+from s2s_ref.torch_nn.seq2seq import Encoder
+from s2s_ref.torch_nn.training import TrainConfig, train
+from s2s_ref.torch_nn.transformer import EncoderLayer, positional_encoding
+
+RESULTS = os.path.join("book", "ch08", "encoders.json")
+MIN_LEN, MAX_LEN, SYMBOLS, C = 5, 60, 10, 128
+EVAL_LENGTHS = (10, 20, 30, 40, 50, 60)
+VOCAB = Vocab("abcdefghij")
+ENCODERS = ("recurrent", "convolutional", "self_attention")
+
+
+def _masked_mean(x, src_mask):
+    """x (N, S, C), src_mask (N, S) -> the mean over real positions, (N, C)."""
+    m = src_mask[..., None].to(x.dtype)
+    return (x * m).sum(1) / m.sum(1)
+
+
+class ConvEncoder(nn.Module):
+    """Embedding + sinusoidal positions, then n_layers residual blocks x + relu(conv(x)).
+
+    V: source vocabulary; C: channels (the output size); kernel: odd width of each convolution;
+    padding is zeroed before every convolution, so a real position never reads a padded one.
+    forward(src (N, S), src_mask (N, S) bool) -> outputs (N, S, C), summary (N, C) (the mean of
+    the outputs over real positions).
+    Book: chapter 8, "Three encoders, one task".
+    """
+
+    def __init__(self, V, C, n_layers=2, kernel=3):
+        super().__init__()
+        if kernel % 2 != 1:
+            raise ValueError(f"ConvEncoder: kernel must be odd (same-length output), got {kernel}")
+        self.embedding = nn.Embedding(V, C)
+        self.convs = nn.ModuleList(
+            nn.Conv1d(C, C, kernel, padding=kernel // 2) for _ in range(n_layers)
+        )
+        self.out_size = C
+
+    def forward(self, src, src_mask):
+        m = src_mask[..., None].to(torch.float32)
+        x = self.embedding(src) + positional_encoding(
+            src.shape[1], self.out_size, device=src.device
+        )
+        for conv in self.convs:  # Conv1d wants (N, C, S)
+            x = x + torch.relu(conv((x * m).transpose(1, 2))).transpose(1, 2)
+        x = x * m
+        return x, _masked_mean(x, src_mask)
+
+
+class SelfAttentionEncoder(nn.Module):
+    """Embedding * sqrt(C) + sinusoidal positions, n_layers pre-norm Transformer encoder layers
+    (``torch_nn.transformer.EncoderLayer``), a final layer norm.
+
+    forward(src (N, S), src_mask (N, S) bool) -> outputs (N, S, C) (0 on padding), summary
+    (N, C) (their mean over real positions).
+    Book: chapter 8, "Three encoders, one task".
+    """
+
+    def __init__(self, V, C, n_heads=4, H=256, n_layers=1):
+        super().__init__()
+        self.embedding = nn.Embedding(V, C)
+        self.layers = nn.ModuleList(EncoderLayer(C, n_heads, H) for _ in range(n_layers))
+        self.norm = nn.LayerNorm(C)
+        self.out_size = C
+
+    def forward(self, src, src_mask):
+        x = self.embedding(src) * math.sqrt(self.out_size)
+        x = x + positional_encoding(src.shape[1], self.out_size, device=src.device)
+        for layer in self.layers:
+            x = layer(x, src_mask[:, None, :])
+        x = self.norm(x) * src_mask[..., None]
+        return x, _masked_mean(x, src_mask)
+
+
+def make_encoder(kind, V):
+    """kind in ENCODERS -> an encoder module with out_size C."""
+    if kind == "recurrent":
+        return Encoder(V, 64, C // 2, "gru", bidirectional=True)
+    if kind == "convolutional":
+        return ConvEncoder(V, C)
+    if kind == "self_attention":
+        return SelfAttentionEncoder(V, C)
+    raise ValueError(f"encoder must be one of {ENCODERS}, got {kind!r}")
+
+
+def run_one(kind, budget_s, seed, n_train=20_000, lengths=EVAL_LENGTHS):
+    """Train encoder `kind` + the shared decoder design under budget_s CPU s -> results row."""
+    rng = np.random.default_rng(seed)
+    data = make_batch(make_reverse(n_train, rng, MIN_LEN, MAX_LEN, SYMBOLS), VOCAB, VOCAB)
+    torch.manual_seed(seed)  # the encoders' own default initialisation
+    encoder = make_encoder(kind, len(VOCAB))
+    model = AttentionSeq2Seq(encoder, len(VOCAB), emb=32, hidden=64, decoder="bahdanau", attn=64)
+    config = TrainConfig(
+        lr=3e-3,
+        batch_size=64,
+        max_steps=20_000,
+        warmup_steps=100,
+        schedule="constant",
+        eval_every=25,
+        time_budget_s=budget_s,
+        budget_clock="cpu",
+        seed=seed,
+        device="cpu",
+        cpu_threads=1,
+        progress=False,
+    )
+    result = train(model, data, config)
+    tokens = result.tokens_per_s * result.seconds
+    return {
+        "encoder": kind,
+        "encoder_parameters": n_parameters(encoder),
+        "parameters": n_parameters(model),
+        "steps": result.step,
+        "cpu_seconds": round(result.cpu_seconds, 1),
+        "train_tokens": int(tokens),
+        "tokens_per_cpu_s": round(tokens / result.cpu_seconds),
+        "accuracy": accuracy_by_length(model, make_reverse, VOCAB, lengths, seed + 1000),
+    }
+
+
+def table(rows):
+    """One row per encoder: parameters, tokens per CPU second, token accuracy per length."""
+    lengths = list(rows[0]["accuracy"])
+    lines = ["encoder          enc.params  tok/cpu-s  " + " ".join(f"{L:>5}" for L in lengths)]
+    for r in rows:
+        cells = " ".join(f"{r['accuracy'][L]['token']:5.2f}" for L in lengths)
+        lines.append(
+            f"{r['encoder']:<16} {r['encoder_parameters']:>10} {r['tokens_per_cpu_s']:>10}  {cells}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--budget", type=positive(float), default=60.0, help="CPU seconds of training per encoder"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=RESULTS)
+    args = parser.parse_args(argv)
+    out = output_path(parser, args.out)
+    res = {
+        "task": "reversal",
+        "train_lengths": [MIN_LEN, MAX_LEN],
+        "symbols": SYMBOLS,
+        "decoder": "Bahdanau, hidden 64, emb 32, attention 64",
+        "encoder_size": C,
+        "budget_cpu_s": args.budget,
+        "budget": cpu_budget_note(args.budget),
+        "seed": args.seed,
+        "encoders": [],
+    }
+    for kind in ENCODERS:
+        res["encoders"].append(run_one(kind, args.budget, args.seed))
+        save(out, res)
+    print(table(res["encoders"]))
+    return res
+
+
+if __name__ == "__main__":
+    main()
