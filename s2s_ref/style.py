@@ -69,3 +69,19 @@ def _in_kernel():
         return False
     shell = get_ipython()
     return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
+
+
+_SUPERSCRIPT = str.maketrans(
+    "-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
+)
+
+
+def scientific(x, digits=0):
+    """A number in scientific notation as prose shows it: scientific(9.2e-19) -> "9 × 10⁻¹⁹".
+
+    digits: decimals of the mantissa. Pages glue this string instead of a float formatted with
+    ``:.0e``, which would read "9e-19".
+    """
+    mantissa, exponent = f"{float(x):.{digits}e}".split("e")
+    power = str(int(exponent)).translate(_SUPERSCRIPT)
+    return f"{mantissa} \u00d7 10{power}"
