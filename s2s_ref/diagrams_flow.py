@@ -209,7 +209,7 @@ def draw_attention_read(ax, tokens, scores, weights, query="$s_t$", output=None)
     artists += draw_box(
         ax,
         (xs[-1] + 2.2, 1.1),
-        r"$c_t = \sum_s a_{t,s} h_s$",
+        r"$\mathrm{ctx}_t = \sum_j \alpha_{t,j} h_j$",
         color=ATTENTION,
         fill=ATTENTION + "22",
         width=2.6,
