@@ -49,7 +49,7 @@ MEASURE = """async () => {
       out.outputs.push({width: pre.scrollWidth, column: pre.clientWidth, text: pre.textContent.slice(0, 60)});
   }
   for (const img of article.querySelectorAll("img")) {
-    if (!img.closest("figure, .cell_output")) continue;  // badges and logos are not figures
+    if (!img.closest("figure, .cell_output") || img.closest("a")) continue;  // badges are links
     const figure = img.closest("figure");
     const caption = figure ? figure.querySelector("figcaption") : null;
     const f = {src: img.src.split("/").pop(), natural: img.naturalWidth,
@@ -61,10 +61,16 @@ MEASURE = """async () => {
       const root = doc.documentElement;
       const box = (root.getAttribute("viewBox") || "").split(/[ ,]+/).map(Number);
       const sizes = [];
-      for (const t of doc.querySelectorAll("text")) {
-        const style = (t.getAttribute("style") || "") + ";font-size:" + (t.getAttribute("font-size") || "");
+      const size = (e) => {
+        const style = (e.getAttribute("style") || "") + ";font-size:" + (e.getAttribute("font-size") || "");
         const m = style.match(/font:[^;]*?([0-9.]+)px/) || style.match(/font-size:\\s*([0-9.]+)/);
-        if (m && t.textContent.trim()) sizes.push(parseFloat(m[1]));
+        return m ? parseFloat(m[1]) : 0;
+      };
+      // A text's size is its largest run: mathtext draws sub- and superscripts as smaller
+      // <tspan>s of the same <text>, as any typesetting does, and they are not measured alone.
+      for (const t of doc.querySelectorAll("text")) {
+        const base = Math.max(size(t), ...[...t.querySelectorAll("tspan")].map(size));
+        if (base > 0 && t.textContent.trim()) sizes.push(base);
       }
       f.svg = {viewBoxWidth: box.length === 4 ? box[2] : null, texts: sizes.length,
                smallest: sizes.length ? Math.min(...sizes) : null};
