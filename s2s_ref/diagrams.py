@@ -98,7 +98,7 @@ def draw_encoder_decoder(ax, source_len=4, target_len=3, attention=None):
     """An encoder reading x_1..x_S (blue) hands its last state to a decoder (red) that emits y_t.
 
     The decoder's input at step t is its previous output (<s> at the first step). attention:
-    None for the plain model, whose only link between the two is the final encoder state (the
+    None for the plain model, whose only link between the two is the final encoder state, ctx (the
     bottleneck of chapter 3); or (t, weights), weights one per source step, to draw decoder step t
     attending over every encoder state (chapter 5), line widths proportional to the weights.
     Returns the list of artists added.
@@ -127,7 +127,7 @@ def draw_encoder_decoder(ax, source_len=4, target_len=3, attention=None):
         artists += draw_arrow(ax, (cx, 0.3), (cx, up - 0.3))
     for x0, x1 in zip(enc_x + dec_x[:-1], enc_x[1:] + dec_x, strict=True):
         color = DECODER if x0 in dec_x else ENCODER  # the hand-over is the encoder's last state
-        label = "$c$" if x1 == dec_x[0] else None
+        label = r"$\mathrm{ctx}$" if x1 == dec_x[0] else None
         artists += draw_arrow(ax, (x0 + 0.45, 0.0), (x1 - 0.45, 0.0), label, color=color,
                               label_offset=(0.0, 0.22))  # fmt: skip
     artists.append(ax.text(enc_x[0] - 0.6, -up - 0.75, "encoder", color=ENCODER, fontsize=12))
@@ -160,7 +160,7 @@ def draw_attention(ax, weights, query=r"$s_t$"):
 
     weights: S non-negative numbers summing to 1, the attention weights of this decoder step;
     each is drawn as a green line whose width is proportional to it, labelled with its value,
-    and the context c_t = sum_s weights[s] h_s appears beside the query. Returns the artists.
+    and the context ctx_t = sum_j weights[j] h_j appears beside the query. Returns the artists.
 
     Book: chapter 5, "Attention".
     """
@@ -169,7 +169,8 @@ def draw_attention(ax, weights, query=r"$s_t$"):
     xs = [gap * s for s in range(len(weights))]
     middle = (xs[0] + xs[-1]) / 2
     artists = draw_box(ax, (middle, up), query, color=DECODER, fill=DECODER + "22")
-    artists += draw_box(ax, (middle + 2.2, up), r"$c_t = \sum_s \alpha_s h_s$", color=ATTENTION,
+    context = r"$\mathrm{ctx}_t = \sum_j \alpha_{t,j} h_j$"
+    artists += draw_box(ax, (middle + 2.2, up), context, color=ATTENTION,
                         fill=ATTENTION + "22", width=2.4)  # fmt: skip
     for s, (cx, w) in enumerate(zip(xs, weights, strict=True), start=1):
         artists += draw_box(ax, (cx, 0.0), rf"$h_{s}$", color=ENCODER, fill=ENCODER + "22")
@@ -177,7 +178,7 @@ def draw_attention(ax, weights, query=r"$s_t$"):
         label = (0.72 * cx + 0.28 * middle, 0.3 + 0.28 * (up - 0.6))  # near the encoder end
         artists.append(ax.text(*label, f"{w:.2f}", ha="center", va="center", fontsize=10,
                                color=ATTENTION, backgroundcolor="white", zorder=4))  # fmt: skip
-    artists.append(ax.text(xs[0] - 0.5, 0.3 + 0.28 * (up - 0.6), r"$\alpha_s$:", ha="right",
+    artists.append(ax.text(xs[0] - 0.5, 0.3 + 0.28 * (up - 0.6), r"$\alpha_{t,j}$:", ha="right",
                            va="center", fontsize=11, color=ATTENTION))  # fmt: skip
     ax.set_xlim(xs[0] - 1.1, max(xs[-1], middle + 3.4) + 0.2)
     ax.set_ylim(-0.6, up + 0.6)

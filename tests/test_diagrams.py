@@ -75,7 +75,12 @@ def test_draw_encoder_decoder_labels_and_colours(S, T_out):
         artists = diagrams.draw_encoder_decoder(ax, source_len=S, target_len=T_out)
         texts = [a.get_text() for a in artists if hasattr(a, "get_text")]
         assert f"$x_{S}$" in texts and f"$h_{S}$" in texts and f"$y_{T_out}$" in texts
-        assert "<s>" in texts and "$c$" in texts and "encoder" in texts and "decoder" in texts
+        assert (
+            "<s>" in texts
+            and r"$\mathrm{ctx}$" in texts
+            and "encoder" in texts
+            and "decoder" in texts
+        )
         assert set(_edge_colours(artists, "$h_")) == {diagrams.ENCODER}
         assert set(_edge_colours(artists, "$s_")) == {diagrams.DECODER}
         assert not _green_lines(artists)  # no attention unless asked for
@@ -116,7 +121,7 @@ def test_draw_attention_weights_widths_and_labels():
         assert widths == pytest.approx([0.3 + 6 * w for w in weights])
         assert _edge_colours(artists, "$s_3") == [diagrams.DECODER]
         assert set(_edge_colours(artists, "$h_")) == {diagrams.ENCODER}
-        assert _edge_colours(artists, "$c_t") == [diagrams.ATTENTION]
+        assert _edge_colours(artists, r"$\mathrm{ctx}_t") == [diagrams.ATTENTION]
         fig.canvas.draw()
     finally:
         plt.close(fig)

@@ -9,6 +9,7 @@ Build the book first (`jupyter-book build . -W --keep-going`); without `_build/h
 skip, unless S2S_REQUIRE_SITE=1 (set by CI, which builds the book first), when they fail.
 """
 
+import atexit
 import functools
 import os
 import re
@@ -103,16 +104,23 @@ def site_url():
     server.server_close()
 
 
+_SHARED = {}  # one Playwright and one Chromium per process, for every module that uses them
+
+
 @pytest.fixture(scope="session")
 def browser(site_url):
+    """Chromium, started once per process: tests/test_site_layout.py uses the same instance
+    (Playwright's sync API refuses to start a second time in one thread)."""
     executable = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
     _require(executable, f"Chromium not found at {CHROMIUM}: install Debian's `chromium` package")
-    from playwright.sync_api import sync_playwright
+    if "browser" not in _SHARED:
+        from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        playwright = sync_playwright().start()
+        _SHARED["browser"] = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)  # fmt: skip
+        atexit.register(playwright.stop)
+        atexit.register(_SHARED["browser"].close)  # atexit runs last-in first-out: close, stop
+    return _SHARED["browser"]
 
 
 def new_page(browser, external):
