@@ -9,7 +9,7 @@ import numpy as np
 
 from s2s_ref.grading.feedback import Feedback, check_array, unpack
 from s2s_ref.grading.reference import load_private
-from s2s_ref.grading.registry import Exercise, Mistake
+from s2s_ref.grading.registry import Exercise, Mistake, test_rng
 
 EXERCISE = Exercise(
     key="ex01",
@@ -114,7 +114,7 @@ SHAPES = {
 @EXERCISE.test(points=2, function="rnn_step_forward")
 def step_forward_matches_reference(learner):
     """h_next equals tanh(x @ Wx + h_prev @ Wh + b)"""
-    p = _inputs(np.random.default_rng())
+    p = _inputs(test_rng())
     args = (p["x"][:, 0], p["h0"], p["Wx"], p["Wh"], p["b"])
     result = learner.rnn_step_forward(*args)
     h_next = unpack(result, "rnn_step_forward", ("h_next", "cache"))[0]
@@ -127,9 +127,9 @@ def step_forward_matches_reference(learner):
 @EXERCISE.test(points=3, function="rnn_step_backward")
 def step_backward_matches_reference(learner):
     """every gradient of one step equals the reference"""
-    p = _inputs(np.random.default_rng())
+    p = _inputs(test_rng())
     args = (p["x"][:, 0], p["h0"], p["Wx"], p["Wh"], p["b"])
-    dh = np.random.default_rng().normal(size=(N, H))
+    dh = test_rng().normal(size=(N, H))
     _, cache = _forward_for_cache(learner.rnn_step_forward, args, "h_next")
     grads = unpack(learner.rnn_step_backward(dh, cache), "rnn_step_backward", STEP_GRADS)
     h_next, ref_cache = ref.rnn_step_forward(*args)
@@ -142,7 +142,7 @@ def step_backward_matches_reference(learner):
 @EXERCISE.test(points=2, function="rnn_forward")
 def forward_matches_reference(learner):
     """h stacks every hidden state, shape (N, T, H)"""
-    p = _inputs(np.random.default_rng())
+    p = _inputs(test_rng())
     h = unpack(learner.rnn_forward(**p), "rnn_forward", ("h", "cache"))[0]
     expected, _ = ref.rnn_forward(**p)
     check_array(
@@ -170,7 +170,7 @@ def backward_carries_gradient_through_time(learner):
 
 
 def _check_backward(learner, last_step_only):
-    rng = np.random.default_rng()
+    rng = test_rng()
     p = _inputs(rng)
     dh = rng.normal(size=(N, T, H))
     if last_step_only:

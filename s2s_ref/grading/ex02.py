@@ -13,7 +13,7 @@ import numpy as np
 
 from s2s_ref.grading.feedback import Feedback, check_array
 from s2s_ref.grading.reference import load_private
-from s2s_ref.grading.registry import Exercise, Mistake
+from s2s_ref.grading.registry import Exercise, Mistake, test_rng
 
 EXERCISE = Exercise(
     key="ex02",
@@ -171,7 +171,7 @@ SHAPES = {cell: {k: v.replace("G", g) for k, v in _SHAPES.items()}
 @EXERCISE.test(points=2, function="lstm_step_forward")
 def lstm_step_forward_matches_reference(learner):
     """h_next and c_next equal the reference"""
-    p = _lstm_inputs(np.random.default_rng())
+    p = _lstm_inputs(test_rng())
     args = (p["x"][:, 0], p["h0"], p["c0"], p["Wx"], p["Wh"], p["b"])
     result = _unpack(learner.lstm_step_forward(*args), "lstm_step_forward", ("h", "c", "cache"))
     expected = lstm.lstm_step_forward(*args)
@@ -184,7 +184,7 @@ def lstm_step_forward_matches_reference(learner):
 @EXERCISE.test(points=3, function="lstm_step_backward")
 def lstm_step_backward_matches_reference(learner):
     """every gradient of one step equals the reference (upstream gradients on h and c)"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     p = _lstm_inputs(rng)
     args = (p["x"][:, 0], p["h0"], p["c0"], p["Wx"], p["Wh"], p["b"])
     dh, dc = rng.normal(size=(N, H)), rng.normal(size=(N, H))
@@ -201,7 +201,7 @@ def lstm_step_backward_matches_reference(learner):
 @EXERCISE.test(points=2, function="lstm_forward")
 def lstm_forward_matches_reference(learner):
     """h stacks every hidden state, shape (N, T, H)"""
-    p = _lstm_inputs(np.random.default_rng())
+    p = _lstm_inputs(test_rng())
     h = _unpack(learner.lstm_forward(**p), "lstm_forward", ("h", "cache"))[0]
     mistakes = {m: lambda kw=kw: _lstm_seq(**p, **kw)[0] for m, kw in
                 _lstm_forward_mistakes().items()}  # fmt: skip
@@ -225,7 +225,7 @@ def lstm_backward_carries_gradient_through_time(learner):
 @EXERCISE.test(points=2, function="gru_step_forward")
 def gru_step_forward_matches_reference(learner):
     """h_next equals the reference (PyTorch's form of the GRU)"""
-    p = _gru_inputs(np.random.default_rng())
+    p = _gru_inputs(test_rng())
     args = (p["x"][:, 0], p["h0"], p["Wx"], p["Wh"], p["bx"], p["bh"])
     h_next = _unpack(learner.gru_step_forward(*args), "gru_step_forward", ("h_next", "cache"))[0]
     wrong = {
@@ -241,7 +241,7 @@ def gru_step_forward_matches_reference(learner):
 @EXERCISE.test(points=3, function="gru_step_backward")
 def gru_step_backward_matches_reference(learner):
     """every gradient of one step equals the reference"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     p = _gru_inputs(rng)
     args = (p["x"][:, 0], p["h0"], p["Wx"], p["Wh"], p["bx"], p["bh"])
     dh = rng.normal(size=(N, H))
@@ -258,7 +258,7 @@ def gru_step_backward_matches_reference(learner):
 @EXERCISE.test(points=2, function="gru_forward")
 def gru_forward_matches_reference(learner):
     """h stacks every hidden state, shape (N, T, H)"""
-    p = _gru_inputs(np.random.default_rng())
+    p = _gru_inputs(test_rng())
     h = _unpack(learner.gru_forward(**p), "gru_forward", ("h", "cache"))[0]
     wrong = {CHO: dict(cho=True), Z_SWAPPED: dict(z_swapped=True),
              "every step starts from h0: feed each new state into the next step.": dict(
@@ -280,7 +280,7 @@ def gru_backward_carries_gradient_through_time(learner):
 
 
 def _check_seq_backward(learner, cell, last_step_only):
-    rng = np.random.default_rng()
+    rng = test_rng()
     p = _lstm_inputs(rng) if cell == "lstm" else _gru_inputs(rng)
     dh = rng.normal(size=(N, T, H))
     if last_step_only:

@@ -12,7 +12,7 @@ import numpy as np
 
 from s2s_ref.grading.feedback import Feedback, check_array
 from s2s_ref.grading.reference import load_private
-from s2s_ref.grading.registry import Exercise, Mistake
+from s2s_ref.grading.registry import Exercise, Mistake, test_rng
 
 EXERCISE = Exercise(
     key="ex03",
@@ -25,7 +25,7 @@ EXERCISE = Exercise(
     hidden_modules=(
         "s2s_ref.numpy_nn.embedding", "s2s_ref.numpy_nn.loss", "s2s_ref.data.batching",
         "s2s_ref.numpy_nn.encoder", "s2s_ref.numpy_nn.decoder", "s2s_ref.numpy_nn.seq2seq",
-        "s2s_ref.numpy_nn.training",
+        "s2s_ref.numpy_nn.training", "s2s_ref.torch_nn.loss",
     ),
 )  # fmt: skip
 N, S, T, E, H, VS, VT = 3, 6, 4, 7, 5, 9, 8
@@ -107,7 +107,7 @@ def _decoder_args(rng):
 @EXERCISE.test(points=1, function="embedding_forward")
 def embedding_forward_matches(learner):
     """out[n, t] is row ids[n, t] of W"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     ids, W = rng.integers(0, VT, size=(N, T)), rng.normal(size=(VT, E))
     out = _unpack(learner.embedding_forward(ids, W), "embedding_forward", ("out", "cache"))[0]
     check_array("out", out, W[ids], shape_hint="(N, T, E)",
@@ -118,7 +118,7 @@ def embedding_forward_matches(learner):
 @EXERCISE.test(points=2, function="embedding_backward")
 def embedding_backward_matches(learner):
     """dW adds the gradient of every use of a token, repeated tokens included"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     ids, W = rng.integers(0, 4, size=(N, T)), rng.normal(size=(VT, E))  # ids repeat for sure
     dout = rng.normal(size=(N, T, E))
     cache = _cache_from(learner.embedding_forward, (ids, W), ("out", "cache"))
@@ -175,7 +175,7 @@ MEAN_OVER_ALL = (
 @EXERCISE.test(points=3, function="softmax_cross_entropy")
 def loss_matches(learner):
     """loss and dlogits equal the mean over real tokens of -log softmax"""
-    logits, targets, mask = _loss_inputs(np.random.default_rng())
+    logits, targets, mask = _loss_inputs(test_rng())
     result = learner.softmax_cross_entropy(logits, targets, mask)
     loss, dlogits = _unpack(result, "softmax_cross_entropy", ("loss", "dlogits"))
     want_loss, want_d = loss_ref.softmax_cross_entropy(logits, targets, mask)
@@ -187,7 +187,7 @@ def loss_matches(learner):
 @EXERCISE.test(points=1, function="softmax_cross_entropy")
 def loss_is_stable(learner):
     """huge logits (1e4) give a finite loss"""
-    logits, targets, mask = _loss_inputs(np.random.default_rng(), scale=1e4)
+    logits, targets, mask = _loss_inputs(test_rng(), scale=1e4)
     with np.errstate(all="ignore"):
         result = learner.softmax_cross_entropy(logits, targets, mask)
     loss, dlogits = _unpack(result, "softmax_cross_entropy", ("loss", "dlogits"))
@@ -204,7 +204,7 @@ def loss_is_stable(learner):
 @EXERCISE.test(points=2, function="shift_for_decoder")
 def shift_matches(learner):
     """decoder inputs are SOS + y, targets y + EOS, with a mask"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     targets = [rng.integers(4, VT, size=k) for k in _lengths(rng, N, T)]
     result = learner.shift_for_decoder(targets, SOS, EOS)
     dec_in, dec_out, mask = _unpack(result, "shift_for_decoder", ("dec_in", "dec_out", "mask"))
@@ -225,7 +225,7 @@ def shift_matches(learner):
 @EXERCISE.test(points=2, function="encoder_forward")
 def encoder_forward_matches(learner):
     """every state and the context (the state at each source's last real token)"""
-    args = _encoder_args(np.random.default_rng())
+    args = _encoder_args(test_rng())
     result = learner.encoder_forward(*args)
     enc, context, _ = _unpack(result, "encoder_forward", ("enc", "context", "cache"))
     want_enc, want_context, _ = enc_ref.encoder_forward(*args)
@@ -238,7 +238,7 @@ def encoder_forward_matches(learner):
 @EXERCISE.test(points=3, function="encoder_backward")
 def encoder_backward_matches(learner):
     """gradients of the embedding table and the GRU, from every state and the context"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     args = _encoder_args(rng)
     cache = _cache_from(learner.encoder_forward, args, ("enc", "context", "cache"))
     denc, dcontext = rng.normal(size=(N, S, H)), rng.normal(size=(N, H))
@@ -265,7 +265,7 @@ SHAPES = {"dW_emb": "(V, E)", "dWx": "(D, 3H)", "dWh": "(H, 3H)", "dbx": "(3H,)"
 @EXERCISE.test(points=2, function="decoder_forward")
 def decoder_forward_matches(learner):
     """teacher-forced logits from the context, shape (N, T, V)"""
-    args = _decoder_args(np.random.default_rng())
+    args = _decoder_args(test_rng())
     logits = _unpack(learner.decoder_forward(*args), "decoder_forward", ("logits", "cache"))[0]
     want, _, _ = dec_ref.decoder_forward(*args)
 
@@ -294,7 +294,7 @@ def _gru_step(x, h, Wx, Wh, bx, bh):
 @EXERCISE.test(points=3, function="decoder_backward")
 def decoder_backward_matches(learner):
     """every gradient, the context's three uses (inputs, outputs, s_0) included"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     args = _decoder_args(rng)
     cache = _cache_from(learner.decoder_forward, args, ("logits", "cache"))
     dlogits = rng.normal(size=(N, T, VT))

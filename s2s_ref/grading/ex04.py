@@ -10,8 +10,9 @@ Book: chapter 4; notebook: ex04_decoding.ipynb.
 import numpy as np
 
 from s2s_ref.grading.feedback import Feedback, check_array
+from s2s_ref.grading.models import EOS, SOS, StepModel
 from s2s_ref.grading.reference import load_private
-from s2s_ref.grading.registry import Exercise, Mistake
+from s2s_ref.grading.registry import Exercise, Mistake, test_rng
 
 EXERCISE = Exercise(
     key="ex04",
@@ -21,40 +22,16 @@ EXERCISE = Exercise(
     hidden_modules=("s2s_ref.decoding", "s2s_ref.numpy_nn.training"),
 )
 ref = load_private("s2s_ref.decoding")
-SOS, EOS = 0, 1  # in these models id 0 is SOS (never predicted) and id 1 is EOS
 
 
 def random_model(V, seed, temperature=1.5):
-    """step(tokens, state) for a random language model of V tokens.
-
-    The state of a hypothesis is its row (source id, SOS, tokens so far); the next-token
-    distribution is drawn from a seed made of the whole row, so it depends on the source and the
-    prefix, and is the same whatever order hypotheses are asked in.
-    """
-
-    def step(tokens, state):
-        prefix = np.concatenate([np.asarray(state), np.asarray(tokens)[:, None]], axis=1)
-        logits = np.stack([np.random.default_rng([seed, row[0], *row[2:].tolist()]).normal(size=V)
-                           for row in prefix]) * temperature  # fmt: skip
-        logits[:, SOS] = -np.inf
-        top = logits.max(axis=1, keepdims=True)
-        return logits - top - np.log(np.exp(logits - top).sum(axis=1, keepdims=True)), prefix
-
-    return step
+    """step(tokens, state) for a random language model of V tokens (see ``grading.models``)."""
+    return StepModel("random", V, seed, temperature)
 
 
 def table_model(table, V):
     """A model given as {prefix: {token: probability}}; the state is (source id, SOS, prefix)."""
-
-    def step(tokens, state):
-        prefix = np.concatenate([np.asarray(state), np.asarray(tokens)[:, None]], axis=1)
-        log_probs = np.full((len(prefix), V), -np.inf)
-        for i, row in enumerate(prefix):
-            for token, p in table.get(tuple(row[2:].tolist()), {EOS: 1.0}).items():
-                log_probs[i, token] = np.log(p)
-        return log_probs, prefix
-
-    return step
+    return StepModel("table", V, table=table)
 
 
 def _start(n):
@@ -65,7 +42,7 @@ def _start(n):
 @EXERCISE.test(points=3, function="greedy_decode")
 def greedy_matches_reference(learner):
     """tokens, lengths and log-probabilities of a batch, EOS handled"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     n, V, max_len = 5, 5, 7
     step = random_model(V, int(rng.integers(2**31)), temperature=0.7)
     result = learner.greedy_decode(step, _start(n), n, SOS, EOS, max_len, -1)
@@ -150,7 +127,7 @@ def _reference_beam(step, max_len, K, alpha):
 @EXERCISE.test(points=3, function="beam_search")
 def beam_matches_reference(learner):
     """the beam_size best hypotheses of random models, raw log-probability (alpha = 0)"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     for K, V, max_len in ((1, 5, 6), (3, 5, 6), (4, 6, 5)):
         step = random_model(V, int(rng.integers(2**31)))
         got = _hypotheses(learner.beam_search(step, _start(1), SOS, EOS, max_len, K, 0.0), K)
@@ -166,7 +143,7 @@ NO_NORMALISATION = (
 @EXERCISE.test(points=2, function="beam_search")
 def beam_normalises_length(learner):
     """scores are divided by the GNMT length penalty ((5 + len) / 6) ** alpha"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     for alpha in (0.6, 1.5):
         step = random_model(5, int(rng.integers(2**31)))
         got = _hypotheses(learner.beam_search(step, _start(1), SOS, EOS, 6, 3, alpha), 3)

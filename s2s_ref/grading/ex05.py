@@ -12,7 +12,7 @@ import numpy as np
 
 from s2s_ref.grading.feedback import Feedback, check_array
 from s2s_ref.grading.reference import load_private
-from s2s_ref.grading.registry import Exercise, Mistake
+from s2s_ref.grading.registry import Exercise, Mistake, test_rng
 
 EXERCISE = Exercise(
     key="ex05",
@@ -24,7 +24,7 @@ EXERCISE = Exercise(
         "general_attention_forward", "general_attention_backward",
         "additive_attention_forward", "additive_attention_backward",
     ),
-    hidden_modules=("s2s_ref.numpy_nn.attention",),
+    hidden_modules=("s2s_ref.numpy_nn.attention", "s2s_ref.torch_nn.attention"),
 )  # fmt: skip
 ref = load_private("s2s_ref.numpy_nn.attention")
 N, S, HQ, HK, HV, A = 3, 7, 5, 4, 6, 8
@@ -100,7 +100,7 @@ def _check_transposed(name, got, want):
 @EXERCISE.test(points=2, function="masked_softmax")
 def softmax_matches_reference(learner):
     """weights are a softmax over each row's real keys, exactly 0 on padding"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     scores, mask = rng.normal(size=(N, S)) * 3, _mask(rng)
     got = learner.masked_softmax(scores, mask)
     expected = ref.masked_softmax(scores, mask)
@@ -113,7 +113,7 @@ def softmax_matches_reference(learner):
 @EXERCISE.test(points=1, function="masked_softmax")
 def softmax_is_stable(learner):
     """huge scores (1000s) give finite weights: subtract the row maximum first"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     offsets = np.array([[1000.0], [-1000.0], [800.0]])  # exp overflows, or underflows to 0/0
     scores, mask = rng.normal(size=(N, S)) * 100 + offsets, _mask(rng)
     with np.errstate(all="ignore"):
@@ -129,7 +129,7 @@ def softmax_is_stable(learner):
 @EXERCISE.test(points=1, function="masked_softmax")
 def softmax_rejects_rows_without_real_keys(learner):
     """a row whose mask is all False raises ValueError (not NaN)"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     scores, mask = rng.normal(size=(N, S)), _mask(rng)
     mask[1] = False
     try:
@@ -150,7 +150,7 @@ def softmax_rejects_rows_without_real_keys(learner):
 @EXERCISE.test(points=2, function="masked_softmax_backward")
 def softmax_backward_matches_reference(learner):
     """dscores = a * (g - sum(a * g)) over each row"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     weights = ref.masked_softmax(rng.normal(size=(N, S)), _mask(rng))
     g = rng.normal(size=(N, S))
     got = learner.masked_softmax_backward(g, weights)
@@ -178,7 +178,7 @@ def _unscaled_context(kw):
 
 
 def _backward_test(learner, name, kwargs, grad_names):
-    rng = np.random.default_rng()
+    rng = test_rng()
     forward = name.replace("backward", "forward")
     cache = _forward_for_cache(getattr(learner, forward), kwargs)
     dcontext = rng.normal(size=(N, HV))
@@ -210,7 +210,7 @@ def _without_minus_term(name, dcontext, ref_cache):
 @EXERCISE.test(points=1, function="dot_attention_forward")
 def dot_forward_matches_reference(learner):
     """context and weights of score = q . k_s, and of the scaled score / sqrt(Hk)"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     kw = _inputs(rng, hk=HQ)
     _forward_test(learner, "dot_attention_forward", kw, np.einsum("nh,nsh->ns", kw["q"], kw["k"]))
     result = learner.dot_attention_forward(**kw, scale=True)
@@ -226,14 +226,14 @@ def dot_forward_matches_reference(learner):
 def dot_backward_matches_reference(learner):
     """dq, dk, dv equal the reference, with and without scale"""
     for scale in (False, True):
-        kw = {**_inputs(np.random.default_rng(), hk=HQ), "scale": scale}
+        kw = {**_inputs(test_rng(), hk=HQ), "scale": scale}
         _backward_test(learner, "dot_attention_backward", kw, ("dq", "dk", "dv"))
 
 
 @EXERCISE.test(points=1, function="general_attention_forward")
 def general_forward_matches_reference(learner):
     """context and weights of score = q W k_s"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     kw = {**_inputs(rng), "W": rng.normal(size=(HQ, HK)) * 0.5}
     scores = np.einsum("nh,hk,nsk->ns", kw["q"], kw["W"], kw["k"])
     _forward_test(learner, "general_attention_forward", kw, scores)
@@ -242,7 +242,7 @@ def general_forward_matches_reference(learner):
 @EXERCISE.test(points=2, function="general_attention_backward")
 def general_backward_matches_reference(learner):
     """dq, dk, dv, dW equal the reference"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     kw = {**_inputs(rng), "W": rng.normal(size=(HQ, HK)) * 0.5}
     _backward_test(learner, "general_attention_backward", kw, ("dq", "dk", "dv", "dW"))
 
@@ -256,7 +256,7 @@ def _additive_params(rng):
 @EXERCISE.test(points=1, function="additive_attention_forward")
 def additive_forward_matches_reference(learner):
     """context and weights of score = w . tanh(q Wq + k_s Wk)"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     kw = {**_inputs(rng), **_additive_params(rng)}
     pre = (kw["q"] @ kw["Wq"])[:, None, :] + kw["k"] @ kw["Wk"]  # (N, S, A)
     no_tanh = ref.masked_softmax(pre @ kw["w"], kw["mask"])
@@ -268,7 +268,7 @@ def additive_forward_matches_reference(learner):
 @EXERCISE.test(points=3, function="additive_attention_backward")
 def additive_backward_matches_reference(learner):
     """dq, dk, dv, dWq, dWk, dw equal the reference"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     kw = {**_inputs(rng), **_additive_params(rng)}
     _backward_test(
         learner, "additive_attention_backward", kw, ("dq", "dk", "dv", "dWq", "dWk", "dw")

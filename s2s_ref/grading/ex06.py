@@ -12,7 +12,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from s2s_ref.grading.feedback import Feedback, check_array
 from s2s_ref.grading.reference import load_private
-from s2s_ref.grading.registry import Exercise, Mistake
+from s2s_ref.grading.registry import Exercise, Mistake, test_rng
 
 EXERCISE = Exercise(
     key="ex06",
@@ -20,6 +20,7 @@ EXERCISE = Exercise(
     notebook="ex06_torch_seq2seq.ipynb",
     functions=("Encoder", "Decoder"),
     hidden_modules=("s2s_ref.torch_nn.seq2seq",),
+    in_worker=True,
 )
 ref = load_private("s2s_ref.torch_nn.seq2seq")
 N, S, T, V, Vt, E, H = 3, 7, 5, 11, 9, 6, 4  # all different; the context is C = 2H = 8
@@ -28,7 +29,7 @@ TOL = dict(rtol=1e-6, atol=1e-8)
 
 
 def _rng():
-    seed = int(np.random.default_rng().integers(2**31))
+    seed = int(test_rng().integers(2**31))
     return torch.Generator().manual_seed(seed)
 
 

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from s2s_ref.grading.ex07_training import TRAIN_TARGET, WithEncoder, reversal, token_accuracy
 from s2s_ref.grading.feedback import Feedback, check_array
 from s2s_ref.grading.reference import load_private
-from s2s_ref.grading.registry import Exercise, Mistake
+from s2s_ref.grading.registry import Exercise, Mistake, test_rng
 
 EXERCISE = Exercise(
     key="ex07",
@@ -25,6 +25,7 @@ EXERCISE = Exercise(
         "s2s_ref.torch_nn.attention_decoder",
         "s2s_ref.torch_nn.attention_seq2seq",
     ),
+    in_worker=True,
 )
 ref = load_private("s2s_ref.torch_nn.attention")
 N, T, S, Hq, Hk, Hv = 3, 4, 6, 5, 7, 2
@@ -86,7 +87,7 @@ def _softmax_mistakes(scores, mask):
 @EXERCISE.test(points=2, function="batched_masked_softmax")
 def softmax_matches_reference(learner):
     """weights equal the reference; padded keys get exactly 0"""
-    g = torch.Generator().manual_seed(int(np.random.default_rng().integers(2**31)))
+    g = torch.Generator().manual_seed(int(test_rng().integers(2**31)))
     scores = torch.randn(N, T, S, dtype=torch.float64, generator=g) * 3
     mask = _mask()
     got = _np("weights", learner.batched_masked_softmax(scores.clone(), mask))
@@ -114,7 +115,7 @@ def _reference_attention(q, k, v, mask, W):
 @EXERCISE.test(points=3, function="general_attention")
 def attention_matches_reference(learner):
     """context (N, T, Hv) and weights (N, T, S) equal the reference, padding included"""
-    g = torch.Generator().manual_seed(int(np.random.default_rng().integers(2**31)))
+    g = torch.Generator().manual_seed(int(test_rng().integers(2**31)))
     q, k, v, mask, W = _attention_inputs(g)
     ctx, w = _pair(learner.general_attention(q, k, v, mask, W), "general_attention",
                    ("context", "weights"))  # fmt: skip
@@ -136,7 +137,7 @@ def attention_matches_reference(learner):
 @EXERCISE.test(points=2, function="general_attention")
 def attention_gradients_match_reference(learner):
     """gradients with respect to q, k, v and W equal the reference's (autograd on both)"""
-    g = torch.Generator().manual_seed(int(np.random.default_rng().integers(2**31)))
+    g = torch.Generator().manual_seed(int(test_rng().integers(2**31)))
     inputs = _attention_inputs(g)
     dctx = torch.randn(N, T, Hv, dtype=torch.float64, generator=g)
     grads = []
@@ -204,7 +205,7 @@ DECODER_MISTAKES = {
 @EXERCISE.test(points=3, function="LuongDecoder")
 def decoder_matches_reference(learner):
     """logits (N, T, V) and weights (N, T, S) equal the reference with your weights"""
-    g = torch.Generator().manual_seed(int(np.random.default_rng().integers(2**31)))
+    g = torch.Generator().manual_seed(int(test_rng().integers(2**31)))
     dec = _decoder(learner, g)
     args = _decoder_inputs(g)
     logits, w = _pair(_call("LuongDecoder.forward", dec, *args), "LuongDecoder.forward",
@@ -222,7 +223,7 @@ def decoder_matches_reference(learner):
 @EXERCISE.test(points=2, function="LuongDecoder")
 def decoder_gradients_and_padding(learner):
     """gradients equal the reference's; padded encoder states get no gradient and change nothing"""
-    g = torch.Generator().manual_seed(int(np.random.default_rng().integers(2**31)))
+    g = torch.Generator().manual_seed(int(test_rng().integers(2**31)))
     dec = _decoder(learner, g)
     tgt_in, enc, mask, h0 = _decoder_inputs(g)
     dlogits = torch.randn(N, T, V, dtype=torch.float64, generator=g)
