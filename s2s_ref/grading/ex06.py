@@ -6,7 +6,6 @@ and fresh random inputs of distinct sizes; known mistakes are recognised by reco
 Book: chapter 6; notebook: ex06_torch_seq2seq.ipynb.
 """
 
-import numpy as np
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 

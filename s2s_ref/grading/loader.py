@@ -110,8 +110,8 @@ def load_notebook(path, namespace: dict | None = None) -> LoadedNotebook:
                 loaded.problems.append(
                     f"cell {number}, line {node.lineno}: {type(exc).__name__}: {exc}"
                 )
-    for name in list(loaded.broken):
-        if name in loaded.namespace:
+    for name in list(loaded.broken):  # a nested def matters only when nothing else defines it
+        if name in loaded.namespace and "does not parse" not in loaded.broken[name]:
             del loaded.broken[name]
     return loaded
 
