@@ -5,10 +5,11 @@ With no path, grades the learner's own ``exercises/``. Notebooks and a learner's
 ``exNN_*.ipynb``) are graded as one submission: a table of every test, ``--json`` writes the
 gradebook (total, max_total, seed, and per exercise its tests' points and feedback) and ``--csv``
 one row per test. The same notebooks and seed give the same gradebook on every run. A folder of
-submissions (one folder or notebook per learner, e.g. ``submissions/``) is graded in batch: one line per submission and a
-class summary, ``--json`` writes ``{"submissions": [...], "summary": {...}}`` and ``--csv`` one row
-per submission (see ``s2s_ref.grading.gradebook``). Exits 0 whenever grading completed, whatever
-the scores; 2 when it could not run (bad arguments, a path that does not exist); 130 when
+submissions (one folder or notebook per learner, e.g. ``submissions/``) is graded in batch: one
+line per submission and a class summary, ``--json`` writes ``{"submissions": [...], "summary":
+{...}}`` and ``--csv`` one row per submission (see ``s2s_ref.grading.gradebook``). Exits 0
+whenever grading completed, whatever the scores; 2 when it could not run (bad arguments, a path
+that does not exist, a gradebook that would overwrite a notebook); 130 when
 interrupted.
 """
 
