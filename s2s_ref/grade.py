@@ -48,7 +48,7 @@ def collect(paths: list[Path], batch: bool, exercise: str | None):
             raise SubmissionError(f"{path} does not exist")
         if is_folder_of_submissions(path):
             found = submissions_in(path, exercise)
-            print(how_read(path, found), file=sys.stderr)
+            print(how_read(path, found))
             submissions += found
         else:
             submissions.append(single(path))

@@ -127,7 +127,7 @@ def _grade(path):
 def test_attack_gets_no_false_points(attack, mode, tmp_path):
     result, _ = _grade(_notebook(tmp_path, ANY_MODE[attack]))
     assert result.score == 0, (attack, [(t.name, t.feedback) for t in result.tests])
-    assert len(result.tests) == 5 and all(t.feedback for t in result.tests)
+    assert all(t.feedback.strip() for t in result.tests)  # every lost point says why
 
 
 @pytest.mark.parametrize("attack", sorted(SANDBOXED))

@@ -163,7 +163,7 @@ CASES = {
 def test_broken_notebook_gives_a_clear_result(case, tmp_path):
     make, check = CASES[case]
     result = grade_notebook(make(tmp_path), "ex01")
-    assert len(result.tests) == 5 and result.max_score == 12
+    assert all(t.passed or t.feedback.strip() for t in result.tests)  # each failure explained
     assert check(result), (result.problems, [t.feedback for t in result.tests])
 
 

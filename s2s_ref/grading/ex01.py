@@ -7,7 +7,7 @@ Book: chapter 1; notebook: ex01_rnn.ipynb.
 
 import numpy as np
 
-from s2s_ref.grading.feedback import Feedback, check_array, unpack
+from s2s_ref.grading.feedback import check_array, forward_for_cache, unpack
 from s2s_ref.grading.reference import load_private
 from s2s_ref.grading.registry import Exercise, Mistake, test_rng
 
@@ -130,7 +130,7 @@ def step_backward_matches_reference(learner):
     p = _inputs(test_rng())
     args = (p["x"][:, 0], p["h0"], p["Wx"], p["Wh"], p["b"])
     dh = test_rng().normal(size=(N, H))
-    _, cache = _forward_for_cache(learner.rnn_step_forward, args, "h_next")
+    _, cache = forward_for_cache(learner.rnn_step_forward, ("h_next", "cache"), *args)
     grads = unpack(learner.rnn_step_backward(dh, cache), "rnn_step_backward", STEP_GRADS)
     h_next, ref_cache = ref.rnn_step_forward(*args)
     expected = ref.rnn_step_backward(dh, ref_cache)
@@ -175,7 +175,7 @@ def _check_backward(learner, last_step_only):
     dh = rng.normal(size=(N, T, H))
     if last_step_only:
         dh[:, :-1] = 0
-    _, cache = _forward_for_cache(learner.rnn_forward, tuple(p.values()), "h")
+    _, cache = forward_for_cache(learner.rnn_forward, ("h", "cache"), **p)
     grads = unpack(learner.rnn_backward(dh, cache), "rnn_backward", SEQ_GRADS)
     _, ref_cache = ref.rnn_forward(**p)
     expected = ref.rnn_backward(dh, ref_cache)
@@ -194,16 +194,6 @@ DROPPED = (
     "the gradient flowing back from later steps is dropped: at step t, add the dh_prev returned "
     "by step t+1 to dh[:, t]."
 )
-
-
-def _forward_for_cache(forward, args, out_name):
-    """Run the learner's forward to get the cache its backward expects (the cache is opaque)."""
-    try:
-        return unpack(forward(*args), forward.__name__, (out_name, "cache"))
-    except Feedback as exc:
-        raise Feedback(
-            f"this test needs your `{forward.__name__}` for the cache, and it failed: {exc}"
-        ) from None
 
 
 # The typical mistakes this grader names: each is put into solutions/ex01_rnn.ipynb by the

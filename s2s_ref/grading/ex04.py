@@ -9,7 +9,7 @@ Book: chapter 4; notebook: ex04_decoding.ipynb.
 
 import numpy as np
 
-from s2s_ref.grading.feedback import Feedback, check_array
+from s2s_ref.grading.feedback import Feedback, check_array, unpack
 from s2s_ref.grading.models import EOS, SOS, StepModel
 from s2s_ref.grading.reference import load_private
 from s2s_ref.grading.registry import Exercise, Mistake, test_rng
@@ -46,9 +46,7 @@ def greedy_matches_reference(learner):
     n, V, max_len = 5, 5, 7
     step = random_model(V, int(rng.integers(2**31)), temperature=0.7)
     result = learner.greedy_decode(step, _start(n), n, SOS, EOS, max_len, -1)
-    tokens, lengths, log_probs = _unpack(
-        result, "greedy_decode", ("tokens", "lengths", "log_probs")
-    )
+    tokens, lengths, log_probs = unpack(result, "greedy_decode", ("tokens", "lengths", "log_probs"))
     want = ref.greedy_decode(step, _start(n), n, SOS, EOS, max_len, -1)
     grown = _greedy_without_stopping(step, n, max_len)
     check_array("tokens", tokens, want[0], shape_hint="(N, longest length)", mistakes={
@@ -69,13 +67,6 @@ def _greedy_without_stopping(step, n, max_len):
         out.append(tokens)
         total += log_probs[np.arange(n), tokens]
     return np.stack(out, axis=1), total
-
-
-def _unpack(result, func, names):
-    if not isinstance(result, tuple) or len(result) != len(names):
-        got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
-        raise Feedback(f"`{func}` should return a tuple ({', '.join(names)}), got {got}.")
-    return result
 
 
 def _hypotheses(result, beam_size):

@@ -10,7 +10,7 @@ Book: chapter 5; notebook: ex05_attention.ipynb.
 
 import numpy as np
 
-from s2s_ref.grading.feedback import Feedback, check_array
+from s2s_ref.grading.feedback import Feedback, check_array, forward_for_cache, unpack
 from s2s_ref.grading.reference import load_private
 from s2s_ref.grading.registry import Exercise, Mistake, test_rng
 
@@ -71,22 +71,6 @@ def _softmax_mistakes(scores, mask):
 def _read_mistakes(weights_mistakes, v):
     """Contexts that the softmax mistakes produce."""
     return {d: (lambda f=f: np.einsum("ns,nsv->nv", f(), v)) for d, f in weights_mistakes.items()}
-
-
-def _unpack(result, func, names):
-    if not isinstance(result, tuple) or len(result) != len(names):
-        got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
-        raise Feedback(f"`{func}` should return a tuple ({', '.join(names)}), got {got}.")
-    return result
-
-
-def _forward_for_cache(forward, kwargs):
-    try:
-        return _unpack(forward(**kwargs), forward.__name__, ("context", "weights", "cache"))[2]
-    except Feedback as exc:
-        raise Feedback(
-            f"this test needs your `{forward.__name__}` for the cache, and it failed: {exc}"
-        ) from None
 
 
 def _check_transposed(name, got, want):
@@ -165,7 +149,7 @@ def softmax_backward_matches_reference(learner):
 
 def _forward_test(learner, name, kwargs, scores, extra_mistakes=None):
     """Compare context and weights with the reference; scores: the reference's scores (N, S)."""
-    got = _unpack(getattr(learner, name)(**kwargs), name, ("context", "weights", "cache"))
+    got = unpack(getattr(learner, name)(**kwargs), name, ("context", "weights", "cache"))
     context, weights, _ = getattr(ref, name)(**kwargs)
     mistakes = {**(extra_mistakes or {}), **_softmax_mistakes(scores, kwargs["mask"])}
     check_array("weights", got[1], weights, shape_hint="(N, S)", mistakes=mistakes)
@@ -180,9 +164,11 @@ def _unscaled_context(kw):
 def _backward_test(learner, name, kwargs, grad_names):
     rng = test_rng()
     forward = name.replace("backward", "forward")
-    cache = _forward_for_cache(getattr(learner, forward), kwargs)
+    cache = forward_for_cache(getattr(learner, forward), ("context", "weights", "cache"), **kwargs)[
+        2
+    ]
     dcontext = rng.normal(size=(N, HV))
-    grads = _unpack(getattr(learner, name)(dcontext, cache), name, grad_names)
+    grads = unpack(getattr(learner, name)(dcontext, cache), name, grad_names)
     _, _, ref_cache = getattr(ref, forward)(**kwargs)
     expected = getattr(ref, name)(dcontext, ref_cache)
     no_minus = _without_minus_term(name, dcontext, ref_cache)
@@ -214,7 +200,7 @@ def dot_forward_matches_reference(learner):
     kw = _inputs(rng, hk=HQ)
     _forward_test(learner, "dot_attention_forward", kw, np.einsum("nh,nsh->ns", kw["q"], kw["k"]))
     result = learner.dot_attention_forward(**kw, scale=True)
-    got = _unpack(result, "dot_attention_forward", ("context", "weights", "cache"))
+    got = unpack(result, "dot_attention_forward", ("context", "weights", "cache"))
     expected = ref.dot_attention_forward(**kw, scale=True)[0]
     unscaled = {"scale=True must divide the scores by sqrt(Hk).": lambda: _unscaled_context(kw)}
     check_array(

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from s2s_ref.grading.ex07_training import TRAIN_TARGET, WithEncoder, reversal, token_accuracy
-from s2s_ref.grading.feedback import Feedback, check_array
+from s2s_ref.grading.feedback import Feedback, call_learner, check_array
 from s2s_ref.grading.reference import load_private
 from s2s_ref.grading.registry import Exercise, Mistake, test_rng
 
@@ -35,20 +35,6 @@ LENGTHS = (S, 3, 1)  # the third source has a single real key
 
 def _mask(lengths=LENGTHS, S=S):
     return torch.arange(S)[None, :] < torch.tensor(lengths)[:, None]
-
-
-def _call(name, func, *args):
-    """Call learner code; turn its exceptions into feedback that names the function."""
-    try:
-        return func(*args)
-    except Feedback:
-        raise
-    except NotImplementedError:
-        raise Feedback(
-            f"`{name}` is not implemented yet (it raises NotImplementedError)."
-        ) from None
-    except Exception as exc:
-        raise Feedback(f"`{name}` raised {type(exc).__name__}: {exc}") from None
 
 
 def _np(what, t):
@@ -163,7 +149,7 @@ def attention_gradients_match_reference(learner):
 def _decoder(learner, g):
     """The learner's decoder with random weights, in float64, and its checked parts."""
     torch.manual_seed(int(torch.randint(0, 2**31, (1,), generator=g)))
-    dec = _call("LuongDecoder", learner.LuongDecoder, V, E, H, C)
+    dec = call_learner("LuongDecoder", learner.LuongDecoder, V, E, H, C)
     parts = {"embedding": torch.nn.Embedding, "rnn": torch.nn.GRU, "combine": torch.nn.Linear,
              "out": torch.nn.Linear}  # fmt: skip
     for name, cls in parts.items():
@@ -208,7 +194,7 @@ def decoder_matches_reference(learner):
     g = torch.Generator().manual_seed(int(test_rng().integers(2**31)))
     dec = _decoder(learner, g)
     args = _decoder_inputs(g)
-    logits, w = _pair(_call("LuongDecoder.forward", dec, *args), "LuongDecoder.forward",
+    logits, w = _pair(call_learner("LuongDecoder.forward", dec, *args), "LuongDecoder.forward",
                       ("logits", "weights"))  # fmt: skip
     with torch.no_grad():
         want_logits, want_w = _reference_decoder(dec, *args)
@@ -234,7 +220,7 @@ def decoder_gradients_and_padding(learner):
         if use_reference:
             logits = _reference_decoder(dec, tgt_in, leaf, mask, h0)[0]
         else:
-            logits = _pair(_call("LuongDecoder.forward", dec, tgt_in, leaf, mask, h0),
+            logits = _pair(call_learner("LuongDecoder.forward", dec, tgt_in, leaf, mask, h0),
                            "LuongDecoder.forward", ("logits", "weights"))[0]  # fmt: skip
         logits.backward(dlogits)
         params = {n: p.grad.clone() for n, p in dec.named_parameters() if p.grad is not None}
@@ -248,7 +234,7 @@ def decoder_gradients_and_padding(learner):
             raise Feedback(f"parameter `{name}` gets no gradient: is it used in forward?")
         check_array(f"d {name}", _np(name, ours[name]), want)
     garbage = enc.masked_fill(~mask[:, :, None], 1e3)
-    changed = _call("LuongDecoder.forward", dec, tgt_in, garbage, mask, h0)[0]
+    changed = call_learner("LuongDecoder.forward", dec, tgt_in, garbage, mask, h0)[0]
     with torch.no_grad():
         original = dec(tgt_in, enc, mask, h0)[0]
     if not torch.allclose(changed, original, atol=1e-9):
@@ -263,14 +249,14 @@ def decoder_learns_reversal(learner):
 
     torch.manual_seed(0)
     Hd = 32
-    decoder = _call("LuongDecoder", learner.LuongDecoder, 3 + 6, 16, Hd, Hd)
+    decoder = call_learner("LuongDecoder", learner.LuongDecoder, 3 + 6, 16, Hd, Hd)
     model = WithEncoder(decoder, 3 + 6, 16, Hd)
     test = reversal(300, seed=2)
     config = TrainConfig(lr=2e-2, batch_size=64, max_steps=200, warmup_steps=10, seed=0,
                          eval_every=25, target=TRAIN_TARGET, device="cpu", cpu_threads=1,
                          progress=False)  # fmt: skip
-    result = _call("training with your LuongDecoder", train, model, reversal(1024, seed=1), config,
-                   lambda m: token_accuracy(m, test))  # fmt: skip
+    result = call_learner("training with your LuongDecoder", train, model, reversal(1024, seed=1),
+                          config, lambda m: token_accuracy(m, test))  # fmt: skip
     if result.best_metric < TRAIN_TARGET:
         raise Feedback(f"after {result.step} training steps your decoder predicts "
                        f"{result.best_metric:.1%} of held-out tokens; the reference reaches "

@@ -74,6 +74,11 @@ def _check_dtype(what, dtype, got, expected):
         )
 
 
+def type_name(value) -> str:
+    """The name of a value's type as the learner wrote it (also for values from a worker)."""
+    return getattr(value, "type_name", None) or type(value).__name__
+
+
 def unpack(result, func: str, names: tuple[str, ...]):
     """``result`` if it is a tuple (or list) of ``len(names)`` items, else Feedback saying what
     ``func`` returned instead."""
@@ -82,8 +87,37 @@ def unpack(result, func: str, names: tuple[str, ...]):
     expected = f"a tuple ({', '.join(names)})"
     if result is None:
         raise Feedback(f"`{func}` returned None, expected {expected}: did you forget a `return`?")
-    got = f"{len(result)} values" if isinstance(result, (tuple, list)) else type(result).__name__
+    got = (
+        f"a {type_name(result)} of {len(result)}"
+        if isinstance(result, (tuple, list))
+        else f"a {type_name(result)}"
+    )
     raise Feedback(f"`{func}` should return {expected}, got {got}.")
+
+
+def forward_for_cache(forward, names: tuple[str, ...], *args, **kwargs):
+    """The learner's forward's outputs ``names`` (the last one its opaque cache), for a test of
+    its backward; Feedback that says so when the forward itself fails."""
+    try:
+        return unpack(forward(*args, **kwargs), forward.__name__, names)
+    except Feedback as exc:
+        raise Feedback(
+            f"this test needs your `{forward.__name__}` for the cache, and it failed: {exc}"
+        ) from None
+
+
+def call_learner(name: str, func, *args):
+    """Call learner code in the test's own process; its exceptions become Feedback naming it."""
+    try:
+        return func(*args)
+    except Feedback:
+        raise
+    except NotImplementedError:
+        raise Feedback(
+            f"`{name}` is not implemented yet (it raises NotImplementedError)."
+        ) from None
+    except Exception as exc:
+        raise Feedback(f"`{name}` raised {type(exc).__name__}: {exc}") from None
 
 
 def diagnose(got, mistakes: Mapping[str, Callable[[], object]], *, rtol=1e-6, atol=1e-8):

@@ -28,17 +28,21 @@ class TestTimedOut(Exception):
 
 
 class RemoteArray(np.ndarray):
-    """An array returned by learner code; ``handle`` names the worker's original object."""
+    """An array returned by learner code; ``handle`` names the worker's original object and
+    ``type_name`` its type there (a list, a float, a learner's class...)."""
 
     handle = None
+    type_name = "ndarray"
 
 
 class RemoteTuple(tuple):
     handle = None
+    type_name = "tuple"
 
 
 class RemoteList(list):
     handle = None
+    type_name = "list"
 
 
 class Opaque:
@@ -85,7 +89,7 @@ def decode_result(spec, blobs):
         return str(spec["str"])
     else:
         return Opaque(handle, str(spec.get("type", "object")))
-    value.handle = handle
+    value.handle, value.type_name = handle, str(spec.get("type", type(value).__name__))
     return value
 
 

@@ -107,8 +107,11 @@ class _Session:
         self.submission = scratch / "submission"
         self.submission.mkdir()
         self.copy = self.submission / "notebook.ipynb"
+        self.fatal: str | None = None  # the notebook cannot be graded at all
         if notebook.is_file():
             shutil.copyfile(notebook, self.copy)
+        else:
+            self.fatal = f"{notebook}: no such file"
         self.copy.touch()
         self.home = scratch / "home"
         self.home.mkdir()
@@ -117,8 +120,7 @@ class _Session:
         self.copy.chmod(0o644)
         self.worker: _Worker | None = None
         self.loaded: dict | None = None
-        self.problems: list[str] = []
-        self.fatal: str | None = None  # the notebook cannot be graded at all
+        self.problems: list[str] = [self.fatal] if self.fatal else []
         self.charged: set[str] = set()  # functions already charged for writing into arguments
 
     def run(self, test, seed) -> TestResult:
@@ -226,7 +228,7 @@ class _Worker:
             args = [f"{notebook_folder}/notebook.ipynb", session.exercise.key]
             args += [str(from_checker), str(to_checker), "--scratch", scratch]
             args += ["--load-timeout", str(LOAD_SECONDS), "--memory-gb", str(session.memory_gb)]
-            args += ["--cpu-seconds", str(cpu_seconds)]
+            args += ["--cpu-seconds", str(cpu_seconds), "--label", str(session.source.resolve())]
             if session.exercise.in_worker:
                 return [*args, "--in-worker"]
             return [*args, "--hidden", *session.exercise.hidden_modules]

@@ -22,6 +22,7 @@ the exercise being graded. The checker kills the whole sandbox when a notebook i
 overruns. The book's appendix "For instructors" says what each mode protects against.
 """
 
+import atexit
 import ctypes
 import os
 import resource
@@ -128,6 +129,9 @@ def remove_views() -> None:
         for root in _views.values():
             shutil.rmtree(root, ignore_errors=True)
         _views.clear()
+
+
+atexit.register(remove_views)
 
 
 def command(worker_args, *, scratch, submission, view, hide, scratch_bytes=SCRATCH_BYTES):

@@ -55,6 +55,7 @@ def main(argv=None):
     parser.add_argument("--cpu-seconds", type=int, default=3600, help="CPU time cap")
     parser.add_argument("--in-worker", action="store_true", help="run the graded tests here")
     parser.add_argument("--hidden", nargs="*", default=[], help="modules left out of the copy")
+    parser.add_argument("--label", default="", help="the notebook graded, as `ps` shows it")
     parser.add_argument("--hide", nargs="*", default=[], help="folders to cover (unshare mode)")
     parser.add_argument("--scratch-bytes", type=int, default=0, help="size of a scratch tmpfs")
     parser.add_argument("--uid", type=int, default=-1, help="become this user after mounting")
