@@ -68,7 +68,7 @@ def test_the_grading_modules_are_not_in_the_worker(tmp_path):
     )
     result = grade_notebook(path, "ex01")
     assert any("ImportError" in p and "ex01" in p for p in result.problems), result.problems
-    assert result.score == result.max_score  # the learner's own functions are graded
+    assert result.score == 0
 
 
 def test_is_from_reference_sees_through_partials_methods_and_subclasses():

@@ -7,7 +7,7 @@ Book: chapter 1; notebook: ex01_rnn.ipynb.
 
 import numpy as np
 
-from s2s_ref.grading.feedback import check_array, forward_for_cache, unpack
+from s2s_ref.grading.feedback import Findings, check_array, forward_for_cache, unpack
 from s2s_ref.grading.reference import load_private
 from s2s_ref.grading.registry import Exercise, Mistake, test_rng
 
@@ -135,8 +135,10 @@ def step_backward_matches_reference(learner):
     h_next, ref_cache = ref.rnn_step_forward(*args)
     expected = ref.rnn_step_backward(dh, ref_cache)
     mistakes = _step_backward_mistakes(dh, args[0], args[1], args[2], args[3], h_next)
+    found = Findings()
     for name, got, want in zip(STEP_GRADS, grads, expected, strict=True):
-        check_array(name, got, want, shape_hint=SHAPES[name], mistakes=mistakes.get(name))
+        found.check(name, got, want, shape_hint=SHAPES[name], mistakes=mistakes.get(name))
+    found.raise_any()
 
 
 @EXERCISE.test(points=2, function="rnn_forward")
@@ -180,6 +182,7 @@ def _check_backward(learner, last_step_only):
     _, ref_cache = ref.rnn_forward(**p)
     expected = ref.rnn_backward(dh, ref_cache)
     dropped = _dropped_later_steps(dh, **p)
+    found = Findings()
     for name, got, want in zip(SEQ_GRADS, grads, expected, strict=True):
         mistakes = {DROPPED: lambda name=name: dropped[name]}
         if name == "dh0":
@@ -187,7 +190,8 @@ def _check_backward(learner, last_step_only):
                 0 * want
             )
         shape = "(N, T, D)" if name == "dx" else SHAPES[name]
-        check_array(name, got, want, shape_hint=shape, mistakes=mistakes)
+        found.check(name, got, want, shape_hint=shape, mistakes=mistakes)
+    found.raise_any()
 
 
 DROPPED = (

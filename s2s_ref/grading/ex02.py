@@ -11,7 +11,7 @@ import itertools
 
 import numpy as np
 
-from s2s_ref.grading.feedback import check_array, forward_for_cache, unpack
+from s2s_ref.grading.feedback import Findings, check_array, forward_for_cache, unpack
 from s2s_ref.grading.reference import load_private
 from s2s_ref.grading.registry import Exercise, Mistake, test_rng
 
@@ -175,10 +175,12 @@ def lstm_step_forward_matches_reference(learner):
     args = (p["x"][:, 0], p["h0"], p["c0"], p["Wx"], p["Wh"], p["b"])
     result = unpack(learner.lstm_step_forward(*args), "lstm_step_forward", ("h", "c", "cache"))
     expected = lstm.lstm_step_forward(*args)
+    found = Findings()
     for k, name in enumerate(("h_next", "c_next")):
         mistakes = {m: lambda kw=kw, k=k: _lstm_step(*args, **kw)[k] for m, kw in
                     _lstm_forward_mistakes().items()}  # fmt: skip
-        check_array(name, result[k], expected[k], shape_hint="(N, H)", mistakes=mistakes)
+        found.check(name, result[k], expected[k], shape_hint="(N, H)", mistakes=mistakes)
+    found.raise_any()
 
 
 @EXERCISE.test(points=3, function="lstm_step_backward")
@@ -193,9 +195,11 @@ def lstm_step_backward_matches_reference(learner):
                     LSTM_STEP_GRADS)  # fmt: skip
     expected = lstm.lstm_step_backward(dh, dc, lstm.lstm_step_forward(*args)[2])
     wrong = _lstm_step_grads(dh, dc, *args, forget=False)
+    found = Findings()
     for k, name in enumerate(LSTM_STEP_GRADS):
-        check_array(name, grads[k], expected[k], shape_hint=SHAPES["lstm"][name],
+        found.check(name, grads[k], expected[k], shape_hint=SHAPES["lstm"][name],
                     mistakes={NO_FORGET: lambda k=k: wrong[k]})  # fmt: skip
+    found.raise_any()
 
 
 @EXERCISE.test(points=2, function="lstm_forward")
@@ -250,9 +254,11 @@ def gru_step_backward_matches_reference(learner):
     expected = gru.gru_step_backward(dh, gru.gru_step_forward(*args)[1])
     wrong = {NO_DIRECT: _gru_step_grads(dh, *args, direct=False),
              NO_RESET: _gru_step_grads(dh, *args, reset=False)}  # fmt: skip
+    found = Findings()
     for k, name in enumerate(GRU_STEP_GRADS):
-        check_array(name, grads[k], expected[k], shape_hint=SHAPES["gru"][name],
+        found.check(name, grads[k], expected[k], shape_hint=SHAPES["gru"][name],
                     mistakes={m: lambda g=g, k=k: g[k] for m, g in wrong.items()})  # fmt: skip
+    found.raise_any()
 
 
 @EXERCISE.test(points=2, function="gru_forward")
@@ -299,11 +305,13 @@ def _check_seq_backward(learner, cell, last_step_only):
         wrong = {DROPPED_H: dict(later=False), NO_DIRECT: dict(direct=False),
                  NO_RESET: dict(reset=False)}  # fmt: skip
         simulate = _gru_seq_grads
+    found = Findings()
     for k, name in enumerate(names):
         mistakes = {m: lambda kw=kw, name=name: simulate(dh, **p, **kw)[name]
                     for m, kw in wrong.items()}  # fmt: skip
         shape = "(N, T, D)" if name == "dx" else SHAPES[cell][name]
-        check_array(name, grads[k], expected[k], shape_hint=shape, mistakes=mistakes)
+        found.check(name, grads[k], expected[k], shape_hint=shape, mistakes=mistakes)
+    found.raise_any()
 
 
 # The typical mistakes this grader names: each is put into the solution notebook by the

@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from s2s_ref.grading.feedback import Feedback, check_array, forward_for_cache, unpack
+from s2s_ref.grading.feedback import Feedback, Findings, check_array, forward_for_cache, unpack
 from s2s_ref.grading.reference import load_private
 from s2s_ref.grading.registry import Exercise, Mistake, test_rng
 
@@ -234,12 +234,14 @@ def encoder_backward_matches(learner):
     at_end[:, -1] += dcontext
     wrong_end = enc_ref.encoder_backward(at_end, np.zeros_like(dcontext), ref_cache)
     no_context = enc_ref.encoder_backward(denc, np.zeros_like(dcontext), ref_cache)
+    found = Findings()
     for i, (name, got, want) in enumerate(zip(names, grads, expected, strict=True)):
-        check_array(name, got, want, shape_hint=SHAPES[name], mistakes={
+        found.check(name, got, want, shape_hint=SHAPES[name], mistakes={
             "dcontext is added at the last position, not at each sequence's last real token.":
             lambda i=i: wrong_end[i],
             "dcontext is ignored: add it to the gradient of the state it was read from.":
             lambda i=i: no_context[i]})  # fmt: skip
+    found.raise_any()
 
 
 SHAPES = {"dW_emb": "(V, E)", "dWx": "(D, 3H)", "dWh": "(H, 3H)", "dbx": "(3H,)", "dbh": "(3H,)",
@@ -287,6 +289,7 @@ def decoder_backward_matches(learner):
     _, _, ref_cache = dec_ref.decoder_forward(*args)
     expected = dec_ref.decoder_backward(dlogits, ref_cache)
     dcontext_parts = _dcontext_parts(args, dlogits)
+    found = Findings()
     for name, got, want in zip(names, grads, expected, strict=True):
         mistakes = {}
         if name == "dcontext":
@@ -296,7 +299,8 @@ def decoder_backward_matches(learner):
                 "sum over all uses.": lambda want=want, value=value: want - value
                 for part, value in dcontext_parts.items()
             }
-        check_array(name, got, want, shape_hint=SHAPES.get(name, "(V, E)"), mistakes=mistakes)
+        found.check(name, got, want, shape_hint=SHAPES.get(name, "(V, E)"), mistakes=mistakes)
+    found.raise_any()
 
 
 def _dcontext_parts(args, dlogits):

@@ -10,7 +10,7 @@ Book: chapter 5; notebook: ex05_attention.ipynb.
 
 import numpy as np
 
-from s2s_ref.grading.feedback import Feedback, check_array, forward_for_cache, unpack
+from s2s_ref.grading.feedback import Feedback, Findings, check_array, forward_for_cache, unpack
 from s2s_ref.grading.reference import load_private
 from s2s_ref.grading.registry import Exercise, Mistake, test_rng
 
@@ -172,11 +172,13 @@ def _backward_test(learner, name, kwargs, grad_names):
     _, _, ref_cache = getattr(ref, forward)(**kwargs)
     expected = getattr(ref, name)(dcontext, ref_cache)
     no_minus = _without_minus_term(name, dcontext, ref_cache)
+    found = Findings()
     for i, (gname, got, want) in enumerate(zip(grad_names, grads, expected, strict=True)):
         if gname.startswith("dW"):
             _check_transposed(gname, got, want)
         mistakes = {NO_MINUS_TERM: lambda i=i: no_minus[i]} if gname != "dv" else {}
-        check_array(gname, got, want, shape_hint=SHAPES[gname], mistakes=mistakes)
+        found.check(gname, got, want, shape_hint=SHAPES[gname], mistakes=mistakes)
+    found.raise_any()
     mask = kwargs["mask"]
     for gname, got in zip(grad_names[1:3], grads[1:3], strict=True):
         if np.any(np.asarray(got)[~mask] != 0):

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from s2s_ref.grading import protocol, sandbox
-from s2s_ref.grading.feedback import Feedback
+from s2s_ref.grading.feedback import Feedback, notes
 from s2s_ref.grading.registry import get_exercise, seeded
 from s2s_ref.grading.remote import RemoteLearner, TestTimedOut, WorkerDied, explain
 
@@ -131,7 +131,7 @@ class _Session:
             feedback = f"{broken}. {feedback}"
         if passed is True:
             return TestResult(test.name, points, points, True, "")
-        if isinstance(passed, list):  # values right, but it wrote into arguments
+        if isinstance(passed, list):  # values right, but it wrote into arguments or cast down
             charge = min(1.0, points) if test.function not in self.charged else 0.0
             self.charged.add(test.function)
             return TestResult(test.name, points - charge, points, False, feedback)
@@ -150,7 +150,7 @@ class _Session:
                 return self._in_worker(test, seed, deadline)
             learner = RemoteLearner(self.worker, self.loaded, deadline)
             try:
-                with seeded(self.exercise.key, test.name, seed):
+                with seeded(self.exercise.key, test.name, seed), notes() as noted:
                     test.run(learner)
             finally:
                 if self.worker is not None and not self.worker.dead:
@@ -165,13 +165,16 @@ class _Session:
         except (TypeError, ValueError, IndexError, ArithmeticError) as exc:
             return False, f"the values returned could not be checked ({type(exc).__name__}: {exc})"
         own = sorted({arg for function, arg in learner.changed if function == test.function})
+        said = list(dict.fromkeys(noted))
         if own:
-            return own, (
+            said.append(
                 f"the values are right, but `{test.function}` writes into its argument"
                 f"{'s' if len(own) > 1 else ''} {', '.join(f'`{a}`' for a in own)}: work on a "
                 "copy (callers keep using what they passed in). This costs at most 1 point per "
                 "function."
             )
+        if said:
+            return said, " ".join(said)
         return True, ""
 
     def _in_worker(self, test, seed, deadline):

@@ -165,7 +165,9 @@ def _wrap(name, argv, scratch, submission, view, hide, scratch_bytes=SCRATCH_BYT
         return [*cmd, "--", *argv]
     cmd = ["bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
     cmd += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]
-    cmd += ["--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev"]
+    # no --new-session: the sandbox stays in the checker's process group for it, and the
+    # worker has no controlling terminal anyway (it is started in a session of its own)
+    cmd += ["--die-with-parent", "--proc", "/proc", "--dev", "/dev"]
     cmd += ["--tmpfs", "/tmp"]
     for top in ("usr", "etc", "bin", "sbin", "lib", "lib32", "lib64"):
         path = Path("/", top)
