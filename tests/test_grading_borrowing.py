@@ -63,7 +63,10 @@ def test_the_compiled_reference_is_not_there_either(tmp_path):
 def test_the_grading_modules_are_not_in_the_worker(tmp_path):
     path = notebook_with_cells(
         SOLUTION,
-        ["import sys\nfrom s2s_ref.grading import ex01", "rnn_step_forward = ex01.ref.rnn_step_forward"],
+        [
+            "import sys\nfrom s2s_ref.grading import ex01",
+            "rnn_step_forward = ex01.ref.rnn_step_forward",
+        ],
         tmp_path,
     )
     result = grade_notebook(path, "ex01")
