@@ -29,6 +29,15 @@ def notes():
         _NOTES.reset(token)
 
 
+@contextlib.contextmanager
+def case(label: str):
+    """Feedback raised inside names the case it came from ("with N = 1, T = 1: ...")."""
+    try:
+        yield
+    except Feedback as exc:
+        raise Feedback(f"{label}: {exc}" if label else str(exc)) from None
+
+
 class Findings:
     """Several outputs checked together: every wrong one is reported, not only the first.
 
