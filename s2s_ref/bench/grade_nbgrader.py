@@ -102,6 +102,7 @@ def time_nbgrader(venv: Path, folder: Path, course: Path, keys) -> float | None:
             target = course / "submitted" / student / ASSIGNMENT / notebook
             with_metadata(folder / student / notebook, target, metadata[key])
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"  # alembic, jupyter
     nbgrader = [str(venv / "bin" / "nbgrader")]
     run = dict(cwd=course, env=env, check=True, capture_output=True, text=True)
     try:

@@ -9,7 +9,7 @@ Book: chapter 4; notebook: ex04_decoding.ipynb.
 
 import numpy as np
 
-from s2s_ref.grading.feedback import Feedback, check_array, unpack
+from s2s_ref.grading.feedback import Feedback, case, check_array, unpack
 from s2s_ref.grading.models import EOS, SOS, StepModel
 from s2s_ref.grading.reference import load_private
 from s2s_ref.grading.registry import Exercise, Mistake, test_rng
@@ -44,9 +44,25 @@ def greedy_matches_reference(learner):
     """tokens, lengths and log-probabilities of a batch, EOS handled"""
     rng = test_rng()
     n, V, max_len = 5, 5, 7
-    step = random_model(V, int(rng.integers(2**31)), temperature=0.7)
+    A, B = 2, 3
+    models = (
+        ("", random_model(V, int(rng.integers(2**31)), temperature=0.7)),
+        ("when every row finishes early", table_model({(): {A: 0.6, EOS: 0.4},
+                                                       (A,): {EOS: 0.9, A: 0.1}}, V)),
+        ("when no row finishes", table_model({(A,) * k: {A: 0.7, B: 0.3}
+                                              for k in range(max_len)}, V)),
+    )  # fmt: skip
+    for label, step in models:
+        with case(label):
+            _check_greedy(learner, step, n, max_len)
+
+
+def _check_greedy(learner, step, n, max_len):
     result = learner.greedy_decode(step, _start(n), n, SOS, EOS, max_len, -1)
     tokens, lengths, log_probs = unpack(result, "greedy_decode", ("tokens", "lengths", "log_probs"))
+    kind = np.asarray(tokens).dtype
+    if kind.kind not in "iu":
+        raise Feedback(f"tokens have dtype {kind}: token ids are integers (keep them int).")
     want = ref.greedy_decode(step, _start(n), n, SOS, EOS, max_len, -1)
     grown = _greedy_without_stopping(step, n, max_len)
     check_array("tokens", tokens, want[0], shape_hint="(N, longest length)", mistakes={
@@ -166,6 +182,9 @@ def beam_finishes_at_eos(learner):
     step = table_model(table, 3)
     got = _hypotheses(learner.beam_search(step, _start(1), SOS, EOS, 6, 3, 0.0), 3)
     _check_beam(got, _reference_beam(step, 6, 3, 0.0), "a model that likes EOS")
+    few = table_model({(): {A: 0.5, A + 1: 0.5}, (A,): {EOS: 1.0}, (A + 1,): {EOS: 1.0}}, 4)
+    got = _hypotheses(learner.beam_search(few, _start(1), SOS, EOS, 4, 4, 0.0), 4)
+    _check_beam(got, _reference_beam(few, 4, 4, 0.0), "fewer possible tokens than beam_size")
 
 
 # The typical mistakes this grader names: each is put into the solution notebook by the

@@ -10,7 +10,14 @@ Book: chapter 5; notebook: ex05_attention.ipynb.
 
 import numpy as np
 
-from s2s_ref.grading.feedback import Feedback, Findings, check_array, forward_for_cache, unpack
+from s2s_ref.grading.feedback import (
+    Feedback,
+    Findings,
+    case,
+    check_array,
+    forward_for_cache,
+    unpack,
+)
 from s2s_ref.grading.reference import load_private
 from s2s_ref.grading.registry import Exercise, Mistake, test_rng
 
@@ -86,12 +93,15 @@ def softmax_matches_reference(learner):
     """weights are a softmax over each row's real keys, exactly 0 on padding"""
     rng = test_rng()
     scores, mask = rng.normal(size=(N, S)) * 3, _mask(rng)
-    got = learner.masked_softmax(scores, mask)
-    expected = ref.masked_softmax(scores, mask)
-    mistakes = _softmax_mistakes(scores, mask)
-    check_array("weights", got, expected, shape_hint="(N, S)", mistakes=mistakes)
-    if np.any(np.asarray(got)[~mask] != 0):
-        raise Feedback("padded keys must get exactly 0 weight, not merely a tiny one.")
+    behind = np.where(mask, scores, 1e4)  # a fixed edge case: large scores on the padding
+    for label, x in (("", scores), ("with scores of 1e4 on the padded keys", behind)):
+        with case(label), np.errstate(all="ignore"):
+            got = learner.masked_softmax(x, mask)
+            expected = ref.masked_softmax(x, mask)
+            mistakes = _softmax_mistakes(x, mask)
+            check_array("weights", got, expected, shape_hint="(N, S)", mistakes=mistakes)
+            if np.any(np.asarray(got)[~mask] != 0):
+                raise Feedback("padded keys must get exactly 0 weight, not merely a tiny one.")
 
 
 @EXERCISE.test(points=1, function="masked_softmax")
