@@ -171,7 +171,7 @@ def test_values_off_because_of_their_dtype_are_named():
     from s2s_ref.grading.feedback import Feedback, check_array
 
     expected = np.random.default_rng(0).normal(size=(3, 4))
-    with pytest.raises(Feedback, match="dtype float32: the inputs are float64"):
+    with pytest.raises(Feedback, match="dtype float32: its values are right to float32 precision"):
         check_array("dWh", expected.astype(np.float32) + np.float32(1e-5), expected)
     with pytest.raises(Feedback, match="integer dtype int64, so its values were truncated"):
         check_array("dWh", expected.astype(np.int64), expected)

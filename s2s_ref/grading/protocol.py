@@ -47,7 +47,10 @@ def send(fd: int, header: dict, blobs=()) -> None:
     data = b"".join([len(text).to_bytes(8, "big"), text, *blobs])
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view) :]
+        try:
+            view = view[os.write(fd, view) :]
+        except OSError as exc:
+            raise ChannelError(f"the channel broke ({exc})") from None
 
 
 def receive(fd: int, deadline: float | None = None) -> tuple[dict, list[bytes]]:
@@ -78,7 +81,10 @@ def _read_exactly(fd: int, n: int, deadline: float | None) -> bytes:
             wait = None if deadline is None else deadline - time.monotonic()
             if wait is not None and (wait <= 0 or not selector.select(wait)):
                 raise ChannelError("no answer in time")
-            chunk = os.read(fd, min(left, 2**22))
+            try:
+                chunk = os.read(fd, min(left, 2**22))
+            except OSError as exc:
+                raise ChannelError(f"the channel broke ({exc})") from None
             if not chunk:
                 raise ChannelError("the channel was closed")
             chunks.append(chunk)

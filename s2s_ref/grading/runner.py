@@ -11,6 +11,7 @@ so the same notebook and seed give the same verdicts. The whole sandbox is kille
 notebook is done; its scratch folder is deleted.
 """
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -193,7 +194,7 @@ class _Session:
         in_worker = self.exercise.in_worker  # then the reference is in the worker, kept private
         view = sandbox.package_view(() if in_worker else self.exercise.hidden_modules, in_worker)
         cpu = int(len(self.exercise.tests) * (self.timeout + GRACE) + LOAD_SECONDS + 30)
-        self.worker = _Worker(self, view, cpu)
+        self.worker = _Worker(self, view, cpu, self.timeout)
         try:
             header, _ = self.worker.receive(time.monotonic() + LOAD_SECONDS + GRACE)
         except WorkerDied as exc:
@@ -212,6 +213,7 @@ class _Session:
     def _stop(self):
         if self.worker is not None:
             self.worker.kill()
+            self.worker.close()
         self.worker = None
 
     def close(self):
@@ -221,9 +223,10 @@ class _Session:
 class _Worker:
     """A started sandbox and the two pipes to the worker inside it."""
 
-    def __init__(self, session: _Session, view: Path, cpu_seconds: int):
-        self.dead = False
+    def __init__(self, session: _Session, view: Path, cpu_seconds: int, timeout: float):
+        self.dead, self.closed = False, False
         self.reason = None
+        self.timeout = timeout
         from_checker, to_worker = os.pipe()
         from_worker, to_checker = os.pipe()
 
@@ -270,7 +273,7 @@ class _Worker:
             raise WorkerDied(self.reason or "the grading worker had stopped")
         try:
             protocol.send(self.to_worker, header, blobs)
-        except OSError:
+        except protocol.ChannelError:
             self._died(None)
         return self.receive(deadline + GRACE)
 
@@ -289,7 +292,10 @@ class _Worker:
                 pass
         self.kill()
         if late:
-            self.reason = "timed out: is there an endless loop that swallows the alarm?"
+            self.reason = (
+                f"timed out after {self.timeout:g} s: is there an endless loop (one that even "
+                "swallows the alarm)?"
+            )
         elif exc is not None and "closed" not in str(exc):
             self.reason = f"the notebook's code broke the grader's channel ({exc})"
         else:
@@ -297,19 +303,47 @@ class _Worker:
         raise WorkerDied(self.reason)
 
     def kill(self):
-        """SIGKILL the sandbox's process group and reap it; its pid namespace dies with it."""
-        if not self.dead:
-            self.dead = True
-            if self.proc.returncode is None:
-                try:
-                    os.killpg(self.proc.pid, 9)
-                except (ProcessLookupError, PermissionError):
-                    pass
-            self.proc.wait()
-            for fd in (self.to_worker, self.from_worker):
-                os.close(fd)
+        """SIGKILL the sandbox's process group, reap it, and wait until no process of the group
+        is left running (its pid namespace dies with it). Safe from any thread."""
+        with _LIVE_LOCK:
+            first, self.dead = not self.dead, True
+        if first and self.proc.returncode is None:
+            try:
+                os.killpg(self.proc.pid, 9)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self.proc.wait()
+        _wait_for_group(self.proc.pid)
         with _LIVE_LOCK:
             _LIVE.discard(self)
+
+    def close(self):
+        """Close the checker's ends of the pipes (only the thread that reads them calls this)."""
+        if not self.closed:
+            self.closed = True
+            for fd in (self.to_worker, self.from_worker):
+                os.close(fd)
+
+
+def _wait_for_group(group: int, seconds: float = 5.0) -> None:
+    """Wait until no live process (zombies aside) is in process group ``group`` (Linux)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        alive = False
+        for entry in os.scandir("/proc") if os.path.isdir("/proc") else ():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = open(f"/proc/{entry.name}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z" and int(fields[2]) == group:
+                alive = True
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(int(entry.name), 9)
+        if not alive:
+            return
+        time.sleep(0.01)
 
 
 def kill_all() -> None:
