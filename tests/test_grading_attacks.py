@@ -14,6 +14,7 @@ import nbformat
 import pytest
 
 from s2s_ref.grading import sandbox
+from s2s_ref.grading.registry import get_exercise
 from s2s_ref.grading.runner import grade_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -259,3 +260,17 @@ def test_the_worker_sees_no_course_files_in_bwrap(monkeypatch, tmp_path):
     feedback = tests["rnn_step_forward"].feedback
     assert "False65534" in feedback and "'scratch'" in feedback
     assert os.path.exists(ROOT)
+
+
+@pytest.mark.parametrize(
+    "key, module",
+    [("ex05", "s2s_ref.torch_nn.attention"), ("ex03", "s2s_ref.torch_nn.loss")],
+)
+def test_the_torch_twins_of_the_reference_are_not_importable(key, module, tmp_path):
+    exercise = get_exercise(key)
+    nb = nbformat.read(str(ROOT / "exercises" / exercise.notebook), as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(f"import {module}"))
+    path = tmp_path / exercise.notebook
+    nbformat.write(nb, str(path))
+    result = grade_notebook(path, key, timeout=5)
+    assert any(f"{module} holds the reference solution of {key}" in p for p in result.problems)
