@@ -10,7 +10,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from s2s_ref.grading.ex07_training import TRAIN_TARGET, WithEncoder, reversal, token_accuracy
+from s2s_ref.grading.ex07_training import (
+    TRAIN_TARGET,
+    WithEncoder,
+    reversal,
+    teacher_forced_accuracy,
+)
 from s2s_ref.grading.feedback import Feedback, call_learner, check_array
 from s2s_ref.grading.reference import load_private
 from s2s_ref.grading.registry import Exercise, Mistake, test_rng
@@ -256,7 +261,7 @@ def decoder_learns_reversal(learner):
                          eval_every=25, target=TRAIN_TARGET, device="cpu", cpu_threads=1,
                          progress=False)  # fmt: skip
     result = call_learner("training with your LuongDecoder", train, model, reversal(1024, seed=1),
-                          config, lambda m: token_accuracy(m, test))  # fmt: skip
+                          config, lambda m: teacher_forced_accuracy(m, test))  # fmt: skip
     if result.best_metric < TRAIN_TARGET:
         raise Feedback(f"after {result.step} training steps your decoder predicts "
                        f"{result.best_metric:.1%} of held-out tokens; the reference reaches "
