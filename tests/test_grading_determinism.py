@@ -30,6 +30,7 @@ def _class_folder(tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)  # 5 x 30+ notebooks: about 3 minutes on two idle cores
 def test_repeated_grading_gives_identical_gradebooks(tmp_path):
     folder = _class_folder(tmp_path)
     books = []
