@@ -1,15 +1,17 @@
 """Instant feedback inside an exercise notebook: ``check(rnn_step_forward)``.
 
-Runs the same graded tests the grader runs for that function, in the notebook's own process,
-prints one line per test, and raises ``CheckFailed`` (an AssertionError carrying the feedback)
-when one fails, so the cell turns red and "Run all" stops at the first unfinished step.
+Runs the same graded tests the grader runs for that function, on the same inputs (seed 0), in the
+notebook's own process for speed (a check cell is the learner's own code checking itself: the
+grader's process boundary and sandbox are for grading), prints one line per test, and raises
+``CheckFailed`` (an AssertionError carrying the feedback) when one fails, so the cell turns red
+and "Run all" stops at the first unfinished step.
 """
 
 import inspect
 
-from s2s_ref.grading.feedback import Feedback
+from s2s_ref.grading.feedback import Feedback, notes
 from s2s_ref.grading.learner import Learner
-from s2s_ref.grading.registry import EXERCISE_MODULES, get_exercise
+from s2s_ref.grading.registry import EXERCISE_MODULES, get_exercise, seeded
 
 
 class CheckFailed(AssertionError):
@@ -24,14 +26,19 @@ def check(function, namespace: dict | None = None) -> None:
     name = function if isinstance(function, str) else function.__name__
     if namespace is None:
         namespace = inspect.currentframe().f_back.f_globals
-    tests = [t for key in EXERCISE_MODULES for t in get_exercise(key).tests if t.function == name]
+    tests = [
+        (key, t) for key in EXERCISE_MODULES for t in get_exercise(key).tests if t.function == name
+    ]
     if not tests:
         raise ValueError(f"no graded test is about {name!r}: is that the function's name?")
     learner = Learner(namespace)
     failures = []
-    for test in tests:
+    for key, test in tests:
         try:
-            test.run(learner)
+            with seeded(key, test.name, 0), notes() as noted:
+                test.run(learner)
+            if noted:
+                raise Feedback(" ".join(noted))
         except Feedback as exc:
             failures.append(f"{test.name}: {exc}")
             print(f"✗ {test.name} (0/{test.points:g})\n    {exc}")

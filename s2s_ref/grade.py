@@ -1,18 +1,21 @@
 """Grade exercise notebooks: ``python -m s2s_ref.grade [NOTEBOOK_OR_FOLDER ...] [--json FILE]
-[--csv FILE] [--jobs N]``.
+[--csv FILE] [--jobs N] [--seed S]``.
 
 With no path, grades the learner's own ``exercises/``. Notebooks and a learner's folder (holding
 ``exNN_*.ipynb``) are graded as one submission: a table of every test, ``--json`` writes the
-gradebook of COURSE.md §5 and ``--csv`` one row per test. A folder of submissions (one folder or
-notebook per learner, e.g. ``submissions/``) is graded in batch: one line per submission and a
-class summary, ``--json`` writes ``{"submissions": [...], "summary": {...}}`` and ``--csv`` one row
-per submission (see ``s2s_ref.grading.gradebook``). Exits 0 whenever grading completed, whatever
-the scores; 2 when it could not run (bad arguments, a path that does not exist); 130 when
+gradebook (total, max_total, seed, and per exercise its tests' points and feedback) and ``--csv``
+one row per test. The same notebooks and seed give the same gradebook on every run. A folder of
+submissions (one folder or notebook per learner, e.g. ``submissions/``) is graded in batch: one
+line per submission and a class summary, ``--json`` writes ``{"submissions": [...], "summary":
+{...}}`` and ``--csv`` one row per submission (see ``s2s_ref.grading.gradebook``). Exits 0
+whenever grading completed, whatever the scores; 2 when it could not run (bad arguments, a path
+that does not exist, a gradebook that would overwrite a notebook); 130 when
 interrupted.
 """
 
 import argparse
 import json
+import math
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -20,10 +23,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from s2s_ref.atomic import check_output, write_atomic
 from s2s_ref.grading import gradebook, runner
 from s2s_ref.grading.registry import EXERCISE_MODULES
 from s2s_ref.grading.submissions import (
     SubmissionError,
+    exercise_in_name,
+    how_read,
     is_folder_of_submissions,
     one_submission,
     single,
@@ -40,9 +46,12 @@ def collect(paths: list[Path], batch: bool, exercise: str | None):
     for path in paths:
         if not path.exists():
             raise SubmissionError(f"{path} does not exist")
-        submissions += (
-            submissions_in(path, exercise) if is_folder_of_submissions(path) else [single(path)]
-        )
+        if is_folder_of_submissions(path):
+            found = submissions_in(path, exercise)
+            print(how_read(path, found))
+            submissions += found
+        else:
+            submissions.append(single(path))
     return True, submissions
 
 
@@ -55,7 +64,9 @@ def grade_all(submissions, exercise, options, quiet) -> list[gradebook.Graded]:
         if exercise is None or key == exercise
     ]
     threads = max(1, (os.cpu_count() or 1) // options.jobs)
-    limits = dict(timeout=options.timeout, memory_gb=options.memory_gb, threads=threads)
+    limits = dict(
+        timeout=options.timeout, memory_gb=options.memory_gb, threads=threads, seed=options.seed
+    )
     results: dict[int, list] = {i: [] for i in range(len(submissions))}  # (task, result)
     bar = tqdm(
         total=len(tasks), unit="notebook", file=sys.stderr, disable=quiet or not sys.stderr.isatty()
@@ -89,6 +100,24 @@ def complete(graded: list[gradebook.Graded], exercise: str | None) -> None:
         g.results = [have.get(k) or gradebook.missing(k) for k in keys]
 
 
+def _check_outputs(args, submissions) -> None:
+    """Refuse, before grading, gradebooks that would overwrite a graded notebook or each other,
+    or whose folder does not exist; and a forced exercise that a notebook's name contradicts."""
+    notebooks = [nb for s in submissions for nb, _ in s.notebooks]
+    outputs = [p for p in (args.json, args.csv) if p]
+    if args.json and args.csv and Path(args.json).resolve() == Path(args.csv).resolve():
+        raise ValueError(f"--json and --csv name the same file {args.json}")
+    for output in outputs:
+        check_output(output, inputs=notebooks)
+    if args.exercise:
+        for nb, key in ((nb, key) for s in submissions for nb, key in s.notebooks):
+            if key != args.exercise and exercise_in_name(nb) == key:
+                raise ValueError(
+                    f"{nb} is a notebook of {key} (its name says so), not {args.exercise}: "
+                    f"drop --exercise, or grade a notebook of {args.exercise}"
+                )
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m s2s_ref.grade", description=__doc__.split("\n\n")[1]
@@ -113,19 +142,28 @@ def main(argv=None):
         "--batch", action="store_true",
         help="each path is one submission (default: only the entries of a folder of submissions)",
     )  # fmt: skip
+    parser.add_argument(
+        "--seed", type=int, default=0,
+        help="seed of the tests' inputs (default 0): the same seed gives the same verdicts",
+    )  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
-    if args.timeout <= 0 or args.memory_gb <= 0:
-        parser.error("--timeout and --memory-gb must be positive")
-    try:
-        batch, submissions = collect(
-            [Path(p) for p in args.paths or ["exercises"]], args.batch, args.exercise
+    if not (math.isfinite(args.timeout) and 0 < args.timeout <= 86400):
+        parser.error(
+            f"--timeout must be a number of seconds between 0 and 86400, got {args.timeout}"
         )
-    except SubmissionError as exc:
+    if not (math.isfinite(args.memory_gb) and 0.25 <= args.memory_gb <= 4096):
+        parser.error(f"--memory-gb must be between 0.25 and 4096 GiB, got {args.memory_gb}")
+    paths = [Path(p) for p in args.paths or ["exercises"]]
+    try:
+        batch, submissions = collect(paths, args.batch, args.exercise)
+        _check_outputs(args, submissions)
+    except (SubmissionError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    inputs = [nb for s in submissions for nb, _ in s.notebooks]
     runner.STOP.clear()
     try:
         graded = grade_all(submissions, args.exercise, args, args.quiet)
@@ -138,15 +176,16 @@ def main(argv=None):
             gradebook.print_batch(graded)
             book = gradebook.batch_json(graded)
             if args.csv:
-                gradebook.write_batch_csv(graded, args.csv)
+                gradebook.write_batch_csv(graded, args.csv, inputs=inputs)
         else:
             results = graded[0].results
             gradebook.print_single(results, graded[0].submission.problems)
             book = gradebook.single_json(results)
             if args.csv:
-                gradebook.write_single_csv(results, args.csv)
+                gradebook.write_single_csv(results, args.csv, inputs=inputs)
         if args.json:
-            Path(args.json).write_text(json.dumps(book, indent=2))
+            book = {**book, "seed": args.seed}
+            write_atomic(args.json, json.dumps(book, indent=2), inputs=inputs)
     except OSError as exc:
         print(f"error: could not write the gradebook: {exc}", file=sys.stderr)
         return 2

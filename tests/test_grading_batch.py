@@ -1,5 +1,6 @@
 """Batch grading: a folder of submissions (one folder or notebook per learner) gives one row per
-submission, a class summary, and a JSON and CSV gradebook; one submission keeps COURSE.md §5."""
+submission, a class summary, and a JSON and CSV gradebook; each submission is graded from its
+own copy and cannot touch another's files."""
 
 import csv
 import json
@@ -125,3 +126,41 @@ def test_exercise_option_names_the_exercise_of_renamed_notebooks(tmp_path, capsy
     shutil.copy(SOLUTION, tmp_path / "homework.ipynb")
     assert grade.main([str(tmp_path / "homework.ipynb"), "--exercise", "ex01"]) == 0
     assert "Total: 12/12" in capsys.readouterr().out
+
+
+def test_a_mixed_folder_grades_everyone_and_says_how_it_was_read(tmp_path, capsys):
+    (tmp_path / "alice").mkdir()
+    shutil.copy(SOLUTION, tmp_path / "alice")
+    shutil.copy(ROOT / "solutions" / "ex04_decoding.ipynb", tmp_path / "ex04_decoding_bob.ipynb")
+    out = tmp_path / "g.json"
+    assert grade.main([str(tmp_path), "--json", str(out), "--quiet"]) == 0
+    book = json.loads(out.read_text())
+    got = {s["submission"]: s["total"] for s in book["submissions"]}
+    assert got == {"alice": 12, "ex04_decoding_bob": 12}
+    said = capsys.readouterr().out
+    assert "as 2 submissions" in said and "alice" in said and "ex04_decoding_bob.ipynb" in said
+
+
+def test_a_submission_cannot_touch_a_classmates_notebook(tmp_path):
+    subs = tmp_path / "subs"
+    (subs / "bob").mkdir(parents=True)
+    shutil.copy(SOLUTION, subs / "bob")
+    bob = subs / "bob" / "ex01_rnn.ipynb"
+    before = bob.read_bytes()
+    hostile = f"""
+def rnn_step_forward(x, h_prev, Wx, Wh, b):
+    for path in [{str(bob)!r}, {str(SOLUTION)!r}]:
+        try:
+            open(path, "w").write("{{}}")
+        except OSError:
+            pass
+    raise ValueError("no")
+"""
+    (subs / "mallory").mkdir()
+    path = mutant("ex01_rnn.ipynb", {}, subs / "mallory", extra_cells=[hostile])
+    assert path.exists()
+    out = tmp_path / "g.json"
+    assert grade.main([str(subs), "--json", str(out), "--quiet", "--batch"]) == 0
+    assert bob.read_bytes() == before and SOLUTION.read_bytes()[:1] == b"{"
+    totals = {s["submission"]: s["total"] for s in json.loads(out.read_text())["submissions"]}
+    assert totals["bob"] == 12 and totals["mallory"] < 12

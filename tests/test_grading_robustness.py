@@ -46,7 +46,8 @@ def test_syntax_error_cell_is_reported_and_the_rest_graded(tmp_path):
     result = grade_notebook(path, "ex01")
     assert result.score == result.max_score
     assert any(
-        f"cell {n_cells} does not parse" in p and "SyntaxError" in p for p in result.problems
+        f"(cell {n_cells})" in p and "does not parse" in p and "SyntaxError" in p
+        for p in result.problems
     ), result.problems
 
 
@@ -64,7 +65,7 @@ def test_importing_the_reference_is_blocked_and_scores_zero(tmp_path):
     assert any("holds the reference solution of ex01" in p for p in result.problems)
 
 
-def test_reading_the_reference_file_is_refused(tmp_path):
+def test_the_reference_file_is_not_in_the_worker(tmp_path):
     rnn_file = ROOT / "s2s_ref" / "numpy_nn" / "rnn.py"
     path = mutant(
         SOLUTION,
@@ -74,11 +75,11 @@ def test_reading_the_reference_file_is_refused(tmp_path):
         tmp_path,
     )
     feedback = _feedback(grade_notebook(path, "ex01"), "rnn_step_forward")
-    assert "PermissionError" in feedback and "reference solution" in feedback
+    assert "FileNotFoundError" in feedback or "PermissionError" in feedback, feedback
 
 
 def test_thin_wrapper_around_a_smuggled_reference_scores_zero(tmp_path):
-    """However learner code finds the reference function, calling it while graded scores 0."""
+    """The worker holds no reference function to find: the search itself fails."""
     smuggle = (
         "    import gc, types\n"
         "    ref = next(f for f in gc.get_objects() if isinstance(f, types.FunctionType) and f.__qualname__ == 'rnn_step_forward' and f.__module__.startswith('_s2s'))\n"
@@ -93,7 +94,7 @@ def test_thin_wrapper_around_a_smuggled_reference_scores_zero(tmp_path):
     )
     result = grade_notebook(path, "ex01")
     feedback = _feedback(result, "rnn_step_forward")
-    assert "calls the course's reference implementation" in feedback
+    assert "StopIteration" in feedback, feedback
     assert result.tests[0].points == 0
 
 
@@ -118,9 +119,8 @@ def test_hostile_forward_costs_its_tests_not_the_run(body, phrase, tmp_path):
     result = grade_notebook(path, "ex01", timeout=3)
     forward = next(t for t in result.tests if t.name.startswith("rnn_step_forward"))
     assert not forward.passed and phrase in forward.feedback, forward.feedback
-    # rnn_forward's tests and rnn_backward's use the learner's own step: they fail too, but
-    # rnn_backward receives a cache... the point is that grading completed with every test listed
-    assert len(result.tests) == 5
+    # the later tests were graded by a fresh worker: each one passed or says why not
+    assert all(t.passed or t.feedback.strip() for t in result.tests[1:])
 
 
 def test_not_a_notebook_gives_a_clear_result(tmp_path):
@@ -168,8 +168,15 @@ def test_cli_writes_the_gradebook_contract(tmp_path):
         (["no/such/file.ipynb"], "does not exist"),
         (["pyproject.toml"], "not an exercise notebook"),
         (["--jobs", "0"], "--jobs"),
+        *[(["solutions/ex01_rnn.ipynb", "--timeout", t], "--timeout") for t in ("nan", "inf", "0", "-1")],
+        *[(["solutions/ex01_rnn.ipynb", "--memory-gb", m], "--memory-gb") for m in ("nan", "inf", "1e-300")],
+        (["solutions/ex01_rnn.ipynb", "--json", "solutions/ex01_rnn.ipynb"], "refusing to overwrite the input"),
+        (["solutions/ex01_rnn.ipynb", "--csv", "solutions/ex01_rnn.ipynb"], "refusing to overwrite the input"),
+        (["solutions/ex01_rnn.ipynb", "--json", "g.txt", "--csv", "g.txt"], "name the same file"),
+        (["solutions/ex01_rnn.ipynb", "--json", "no/such/folder/g.json"], "does not exist"),
+        (["solutions/ex01_rnn.ipynb", "--exercise", "ex02"], "is a notebook of ex01"),
     ],
-)
+)  # fmt: skip
 def test_cli_bad_arguments_exit_2_with_a_sentence(args, message):
     proc = _grade_cli(*args)
     assert proc.returncode == 2

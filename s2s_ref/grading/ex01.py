@@ -7,9 +7,9 @@ Book: chapter 1; notebook: ex01_rnn.ipynb.
 
 import numpy as np
 
-from s2s_ref.grading.feedback import Feedback, check_array, unpack
+from s2s_ref.grading.feedback import Findings, case, check_array, forward_for_cache, unpack
 from s2s_ref.grading.reference import load_private
-from s2s_ref.grading.registry import Exercise, Mistake
+from s2s_ref.grading.registry import Exercise, Mistake, test_rng
 
 EXERCISE = Exercise(
     key="ex01",
@@ -20,9 +20,16 @@ EXERCISE = Exercise(
 )
 ref = load_private("s2s_ref.numpy_nn.rnn")
 N, T, D, H = 3, 6, 4, 5
+# (N, T) of every test: the random case first, then fixed edge cases (one sequence of one step, and
+# a long one, so that a squeeze, a lost batch axis or a truncated backpropagation shows)
+CASES = ((N, T), (1, 1), (2, 24))
 
 
-def _inputs(rng, T=T):
+def _label(n, t):
+    return "" if (n, t) == (N, T) else f"with N = {n}, T = {t}"
+
+
+def _inputs(rng, T=T, N=N):
     return dict(
         x=rng.normal(size=(N, T, D)),
         h0=rng.normal(size=(N, H)) * 0.5,
@@ -114,47 +121,59 @@ SHAPES = {
 @EXERCISE.test(points=2, function="rnn_step_forward")
 def step_forward_matches_reference(learner):
     """h_next equals tanh(x @ Wx + h_prev @ Wh + b)"""
-    p = _inputs(np.random.default_rng())
-    args = (p["x"][:, 0], p["h0"], p["Wx"], p["Wh"], p["b"])
-    result = learner.rnn_step_forward(*args)
-    h_next = unpack(result, "rnn_step_forward", ("h_next", "cache"))[0]
-    expected, _ = ref.rnn_step_forward(*args)
-    check_array(
-        "h_next", h_next, expected, shape_hint="(N, H)", mistakes=_step_forward_mistakes(*args)
-    )
+    rng = test_rng()
+    for n, _ in CASES[:2]:
+        p = _inputs(rng, N=n)
+        args = (p["x"][:, 0], p["h0"], p["Wx"], p["Wh"], p["b"])
+        with case("" if n == N else f"with N = {n}"):
+            result = learner.rnn_step_forward(*args)
+            h_next = unpack(result, "rnn_step_forward", ("h_next", "cache"))[0]
+            expected, _ = ref.rnn_step_forward(*args)
+            check_array("h_next", h_next, expected, shape_hint="(N, H)",
+                        mistakes=_step_forward_mistakes(*args))  # fmt: skip
 
 
 @EXERCISE.test(points=3, function="rnn_step_backward")
 def step_backward_matches_reference(learner):
     """every gradient of one step equals the reference"""
-    p = _inputs(np.random.default_rng())
-    args = (p["x"][:, 0], p["h0"], p["Wx"], p["Wh"], p["b"])
-    dh = np.random.default_rng().normal(size=(N, H))
-    _, cache = _forward_for_cache(learner.rnn_step_forward, args, "h_next")
-    grads = unpack(learner.rnn_step_backward(dh, cache), "rnn_step_backward", STEP_GRADS)
-    h_next, ref_cache = ref.rnn_step_forward(*args)
-    expected = ref.rnn_step_backward(dh, ref_cache)
-    mistakes = _step_backward_mistakes(dh, args[0], args[1], args[2], args[3], h_next)
-    for name, got, want in zip(STEP_GRADS, grads, expected, strict=True):
-        check_array(name, got, want, shape_hint=SHAPES[name], mistakes=mistakes.get(name))
+    rng = test_rng()
+    for n, _ in CASES[:2]:
+        p = _inputs(rng, N=n)
+        args = (p["x"][:, 0], p["h0"], p["Wx"], p["Wh"], p["b"])
+        dh = rng.normal(size=(n, H))
+        with case("" if n == N else f"with N = {n}"):
+            _, cache = forward_for_cache(learner.rnn_step_forward, ("h_next", "cache"), *args)
+            grads = unpack(learner.rnn_step_backward(dh, cache), "rnn_step_backward", STEP_GRADS)
+            h_next, ref_cache = ref.rnn_step_forward(*args)
+            expected = ref.rnn_step_backward(dh, ref_cache)
+            mistakes = _step_backward_mistakes(dh, args[0], args[1], args[2], args[3], h_next)
+            found = Findings()
+            for name, got, want in zip(STEP_GRADS, grads, expected, strict=True):
+                found.check(name, got, want, shape_hint=SHAPES[name], mistakes=mistakes.get(name))
+            found.raise_any()
 
 
 @EXERCISE.test(points=2, function="rnn_forward")
 def forward_matches_reference(learner):
     """h stacks every hidden state, shape (N, T, H)"""
-    p = _inputs(np.random.default_rng())
-    h = unpack(learner.rnn_forward(**p), "rnn_forward", ("h", "cache"))[0]
-    expected, _ = ref.rnn_forward(**p)
-    check_array(
-        "h", h, expected, shape_hint="(N, T, H)",
-        mistakes={
-            "h[:, t] holds the state before reading x[:, t] (h0 first): store the new state.":
-            lambda: np.concatenate([p["h0"][:, None], expected[:, :-1]], axis=1),
-            "every step starts from h0: feed each new state into the next step.": lambda: np.stack(
-                [ref.rnn_step_forward(p["x"][:, t], p["h0"], p["Wx"], p["Wh"], p["b"])[0]
-                 for t in range(T)], axis=1),
-        },
-    )  # fmt: skip
+    rng = test_rng()
+    for n, t in CASES:
+        p = _inputs(rng, T=t, N=n)
+        with case(_label(n, t)):
+            h = unpack(learner.rnn_forward(**p), "rnn_forward", ("h", "cache"))[0]
+            expected, _ = ref.rnn_forward(**p)
+            check_array("h", h, expected, shape_hint="(N, T, H)",
+                        mistakes=_forward_mistakes(p, expected))  # fmt: skip
+
+
+def _forward_mistakes(p, expected):
+    x, h0, Wx, Wh, b = p["x"], p["h0"], p["Wx"], p["Wh"], p["b"]
+    return {
+        "h[:, t] holds the state before reading x[:, t] (h0 first): store the new state.":
+        lambda: np.concatenate([h0[:, None], expected[:, :-1]], axis=1),
+        "every step starts from h0: feed each new state into the next step.": lambda: np.stack(
+            [ref.rnn_step_forward(x[:, t], h0, Wx, Wh, b)[0] for t in range(x.shape[1])], axis=1),
+    }  # fmt: skip
 
 
 @EXERCISE.test(points=3, function="rnn_backward")
@@ -170,16 +189,23 @@ def backward_carries_gradient_through_time(learner):
 
 
 def _check_backward(learner, last_step_only):
-    rng = np.random.default_rng()
-    p = _inputs(rng)
-    dh = rng.normal(size=(N, T, H))
+    rng = test_rng()
+    for n, t in CASES:
+        with case(_label(n, t)):
+            _check_backward_case(learner, last_step_only, rng, n, t)
+
+
+def _check_backward_case(learner, last_step_only, rng, n, t):
+    p = _inputs(rng, T=t, N=n)
+    dh = rng.normal(size=(n, t, H))
     if last_step_only:
         dh[:, :-1] = 0
-    _, cache = _forward_for_cache(learner.rnn_forward, tuple(p.values()), "h")
+    _, cache = forward_for_cache(learner.rnn_forward, ("h", "cache"), **p)
     grads = unpack(learner.rnn_backward(dh, cache), "rnn_backward", SEQ_GRADS)
     _, ref_cache = ref.rnn_forward(**p)
     expected = ref.rnn_backward(dh, ref_cache)
     dropped = _dropped_later_steps(dh, **p)
+    found = Findings()
     for name, got, want in zip(SEQ_GRADS, grads, expected, strict=True):
         mistakes = {DROPPED: lambda name=name: dropped[name]}
         if name == "dh0":
@@ -187,23 +213,14 @@ def _check_backward(learner, last_step_only):
                 0 * want
             )
         shape = "(N, T, D)" if name == "dx" else SHAPES[name]
-        check_array(name, got, want, shape_hint=shape, mistakes=mistakes)
+        found.check(name, got, want, shape_hint=shape, mistakes=mistakes)
+    found.raise_any()
 
 
 DROPPED = (
     "the gradient flowing back from later steps is dropped: at step t, add the dh_prev returned "
     "by step t+1 to dh[:, t]."
 )
-
-
-def _forward_for_cache(forward, args, out_name):
-    """Run the learner's forward to get the cache its backward expects (the cache is opaque)."""
-    try:
-        return unpack(forward(*args), forward.__name__, (out_name, "cache"))
-    except Feedback as exc:
-        raise Feedback(
-            f"this test needs your `{forward.__name__}` for the cache, and it failed: {exc}"
-        ) from None
 
 
 # The typical mistakes this grader names: each is put into solutions/ex01_rnn.ipynb by the

@@ -11,9 +11,9 @@ import itertools
 
 import numpy as np
 
-from s2s_ref.grading.feedback import Feedback, check_array
+from s2s_ref.grading.feedback import Findings, check_array, forward_for_cache, unpack
 from s2s_ref.grading.reference import load_private
-from s2s_ref.grading.registry import Exercise, Mistake
+from s2s_ref.grading.registry import Exercise, Mistake, test_rng
 
 EXERCISE = Exercise(
     key="ex02",
@@ -171,38 +171,42 @@ SHAPES = {cell: {k: v.replace("G", g) for k, v in _SHAPES.items()}
 @EXERCISE.test(points=2, function="lstm_step_forward")
 def lstm_step_forward_matches_reference(learner):
     """h_next and c_next equal the reference"""
-    p = _lstm_inputs(np.random.default_rng())
+    p = _lstm_inputs(test_rng())
     args = (p["x"][:, 0], p["h0"], p["c0"], p["Wx"], p["Wh"], p["b"])
-    result = _unpack(learner.lstm_step_forward(*args), "lstm_step_forward", ("h", "c", "cache"))
+    result = unpack(learner.lstm_step_forward(*args), "lstm_step_forward", ("h", "c", "cache"))
     expected = lstm.lstm_step_forward(*args)
+    found = Findings()
     for k, name in enumerate(("h_next", "c_next")):
         mistakes = {m: lambda kw=kw, k=k: _lstm_step(*args, **kw)[k] for m, kw in
                     _lstm_forward_mistakes().items()}  # fmt: skip
-        check_array(name, result[k], expected[k], shape_hint="(N, H)", mistakes=mistakes)
+        found.check(name, result[k], expected[k], shape_hint="(N, H)", mistakes=mistakes)
+    found.raise_any()
 
 
 @EXERCISE.test(points=3, function="lstm_step_backward")
 def lstm_step_backward_matches_reference(learner):
     """every gradient of one step equals the reference (upstream gradients on h and c)"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     p = _lstm_inputs(rng)
     args = (p["x"][:, 0], p["h0"], p["c0"], p["Wx"], p["Wh"], p["b"])
     dh, dc = rng.normal(size=(N, H)), rng.normal(size=(N, H))
-    *_, cache = _forward_for_cache(learner.lstm_step_forward, args, ("h_next", "c_next"))
-    grads = _unpack(learner.lstm_step_backward(dh, dc, cache), "lstm_step_backward",
+    *_, cache = forward_for_cache(learner.lstm_step_forward, ("h_next", "c_next", "cache"), *args)
+    grads = unpack(learner.lstm_step_backward(dh, dc, cache), "lstm_step_backward",
                     LSTM_STEP_GRADS)  # fmt: skip
     expected = lstm.lstm_step_backward(dh, dc, lstm.lstm_step_forward(*args)[2])
     wrong = _lstm_step_grads(dh, dc, *args, forget=False)
+    found = Findings()
     for k, name in enumerate(LSTM_STEP_GRADS):
-        check_array(name, grads[k], expected[k], shape_hint=SHAPES["lstm"][name],
+        found.check(name, grads[k], expected[k], shape_hint=SHAPES["lstm"][name],
                     mistakes={NO_FORGET: lambda k=k: wrong[k]})  # fmt: skip
+    found.raise_any()
 
 
 @EXERCISE.test(points=2, function="lstm_forward")
 def lstm_forward_matches_reference(learner):
     """h stacks every hidden state, shape (N, T, H)"""
-    p = _lstm_inputs(np.random.default_rng())
-    h = _unpack(learner.lstm_forward(**p), "lstm_forward", ("h", "cache"))[0]
+    p = _lstm_inputs(test_rng())
+    h = unpack(learner.lstm_forward(**p), "lstm_forward", ("h", "cache"))[0]
     mistakes = {m: lambda kw=kw: _lstm_seq(**p, **kw)[0] for m, kw in
                 _lstm_forward_mistakes().items()}  # fmt: skip
     restart = "every step starts from h0 and c0: feed each new state into the next step."
@@ -225,9 +229,9 @@ def lstm_backward_carries_gradient_through_time(learner):
 @EXERCISE.test(points=2, function="gru_step_forward")
 def gru_step_forward_matches_reference(learner):
     """h_next equals the reference (PyTorch's form of the GRU)"""
-    p = _gru_inputs(np.random.default_rng())
+    p = _gru_inputs(test_rng())
     args = (p["x"][:, 0], p["h0"], p["Wx"], p["Wh"], p["bx"], p["bh"])
-    h_next = _unpack(learner.gru_step_forward(*args), "gru_step_forward", ("h_next", "cache"))[0]
+    h_next = unpack(learner.gru_step_forward(*args), "gru_step_forward", ("h_next", "cache"))[0]
     wrong = {
         CHO: dict(cho=True),
         Z_SWAPPED: dict(z_swapped=True),
@@ -241,25 +245,27 @@ def gru_step_forward_matches_reference(learner):
 @EXERCISE.test(points=3, function="gru_step_backward")
 def gru_step_backward_matches_reference(learner):
     """every gradient of one step equals the reference"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     p = _gru_inputs(rng)
     args = (p["x"][:, 0], p["h0"], p["Wx"], p["Wh"], p["bx"], p["bh"])
     dh = rng.normal(size=(N, H))
-    _, cache = _forward_for_cache(learner.gru_step_forward, args, ("h_next",))
-    grads = _unpack(learner.gru_step_backward(dh, cache), "gru_step_backward", GRU_STEP_GRADS)
+    _, cache = forward_for_cache(learner.gru_step_forward, ("h_next", "cache"), *args)
+    grads = unpack(learner.gru_step_backward(dh, cache), "gru_step_backward", GRU_STEP_GRADS)
     expected = gru.gru_step_backward(dh, gru.gru_step_forward(*args)[1])
     wrong = {NO_DIRECT: _gru_step_grads(dh, *args, direct=False),
              NO_RESET: _gru_step_grads(dh, *args, reset=False)}  # fmt: skip
+    found = Findings()
     for k, name in enumerate(GRU_STEP_GRADS):
-        check_array(name, grads[k], expected[k], shape_hint=SHAPES["gru"][name],
+        found.check(name, grads[k], expected[k], shape_hint=SHAPES["gru"][name],
                     mistakes={m: lambda g=g, k=k: g[k] for m, g in wrong.items()})  # fmt: skip
+    found.raise_any()
 
 
 @EXERCISE.test(points=2, function="gru_forward")
 def gru_forward_matches_reference(learner):
     """h stacks every hidden state, shape (N, T, H)"""
-    p = _gru_inputs(np.random.default_rng())
-    h = _unpack(learner.gru_forward(**p), "gru_forward", ("h", "cache"))[0]
+    p = _gru_inputs(test_rng())
+    h = unpack(learner.gru_forward(**p), "gru_forward", ("h", "cache"))[0]
     wrong = {CHO: dict(cho=True), Z_SWAPPED: dict(z_swapped=True),
              "every step starts from h0: feed each new state into the next step.": dict(
                  carry=False)}  # fmt: skip
@@ -280,15 +286,15 @@ def gru_backward_carries_gradient_through_time(learner):
 
 
 def _check_seq_backward(learner, cell, last_step_only):
-    rng = np.random.default_rng()
+    rng = test_rng()
     p = _lstm_inputs(rng) if cell == "lstm" else _gru_inputs(rng)
     dh = rng.normal(size=(N, T, H))
     if last_step_only:
         dh[:, :-1] = 0
     forward, backward = getattr(learner, f"{cell}_forward"), getattr(learner, f"{cell}_backward")
-    _, cache = _forward_for_cache(forward, tuple(p.values()), ("h",))
+    _, cache = forward_for_cache(forward, ("h", "cache"), **p)
     names = LSTM_SEQ_GRADS if cell == "lstm" else GRU_SEQ_GRADS
-    grads = _unpack(backward(dh, cache), f"{cell}_backward", names)
+    grads = unpack(backward(dh, cache), f"{cell}_backward", names)
     ref = lstm if cell == "lstm" else gru
     expected = getattr(ref, f"{cell}_backward")(dh, getattr(ref, f"{cell}_forward")(**p)[1])
     if cell == "lstm":
@@ -299,29 +305,13 @@ def _check_seq_backward(learner, cell, last_step_only):
         wrong = {DROPPED_H: dict(later=False), NO_DIRECT: dict(direct=False),
                  NO_RESET: dict(reset=False)}  # fmt: skip
         simulate = _gru_seq_grads
+    found = Findings()
     for k, name in enumerate(names):
         mistakes = {m: lambda kw=kw, name=name: simulate(dh, **p, **kw)[name]
                     for m, kw in wrong.items()}  # fmt: skip
         shape = "(N, T, D)" if name == "dx" else SHAPES[cell][name]
-        check_array(name, grads[k], expected[k], shape_hint=shape, mistakes=mistakes)
-
-
-def _forward_for_cache(forward, args, out_names):
-    """Run the learner's forward to get the cache its backward expects (the cache is opaque)."""
-    try:
-        return _unpack(forward(*args), forward.__name__, (*out_names, "cache"))
-    except Feedback as exc:
-        raise Feedback(
-            f"this test needs your `{forward.__name__}` for the cache, and it failed: {exc}"
-        ) from None
-
-
-def _unpack(result, func, names):
-    """Check that a function returned a tuple of the expected length, and return it."""
-    if not isinstance(result, tuple) or len(result) != len(names):
-        got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
-        raise Feedback(f"`{func}` should return a tuple ({', '.join(names)}), got {got}.")
-    return result
+        found.check(name, grads[k], expected[k], shape_hint=shape, mistakes=mistakes)
+    found.raise_any()
 
 
 # The typical mistakes this grader names: each is put into the solution notebook by the

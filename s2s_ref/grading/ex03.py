@@ -10,9 +10,9 @@ import sys
 
 import numpy as np
 
-from s2s_ref.grading.feedback import Feedback, check_array
+from s2s_ref.grading.feedback import Feedback, Findings, check_array, forward_for_cache, unpack
 from s2s_ref.grading.reference import load_private
-from s2s_ref.grading.registry import Exercise, Mistake
+from s2s_ref.grading.registry import Exercise, Mistake, test_rng
 
 EXERCISE = Exercise(
     key="ex03",
@@ -25,7 +25,7 @@ EXERCISE = Exercise(
     hidden_modules=(
         "s2s_ref.numpy_nn.embedding", "s2s_ref.numpy_nn.loss", "s2s_ref.data.batching",
         "s2s_ref.numpy_nn.encoder", "s2s_ref.numpy_nn.decoder", "s2s_ref.numpy_nn.seq2seq",
-        "s2s_ref.numpy_nn.training",
+        "s2s_ref.numpy_nn.training", "s2s_ref.torch_nn.loss",
     ),
 )  # fmt: skip
 N, S, T, E, H, VS, VT = 3, 6, 4, 7, 5, 9, 8
@@ -56,22 +56,6 @@ def _load_references():
 
 
 emb_ref, loss_ref, batching_ref, enc_ref, dec_ref = _load_references()
-
-
-def _unpack(result, func, names):
-    if not isinstance(result, tuple) or len(result) != len(names):
-        got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
-        raise Feedback(f"`{func}` should return a tuple ({', '.join(names)}), got {got}.")
-    return result
-
-
-def _cache_from(forward, args, names):
-    try:
-        return _unpack(forward(*args), forward.__name__, names)[-1]
-    except Feedback as exc:
-        raise Feedback(
-            f"this test needs your `{forward.__name__}` for the cache, and it failed: {exc}"
-        ) from None
 
 
 def _lengths(rng, n, longest):
@@ -107,9 +91,9 @@ def _decoder_args(rng):
 @EXERCISE.test(points=1, function="embedding_forward")
 def embedding_forward_matches(learner):
     """out[n, t] is row ids[n, t] of W"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     ids, W = rng.integers(0, VT, size=(N, T)), rng.normal(size=(VT, E))
-    out = _unpack(learner.embedding_forward(ids, W), "embedding_forward", ("out", "cache"))[0]
+    out = unpack(learner.embedding_forward(ids, W), "embedding_forward", ("out", "cache"))[0]
     check_array("out", out, W[ids], shape_hint="(N, T, E)",
                 mistakes={"W is indexed by column: the rows of W are the embeddings, W[ids].":
                           lambda: W.T[ids % E]})  # fmt: skip
@@ -118,10 +102,10 @@ def embedding_forward_matches(learner):
 @EXERCISE.test(points=2, function="embedding_backward")
 def embedding_backward_matches(learner):
     """dW adds the gradient of every use of a token, repeated tokens included"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     ids, W = rng.integers(0, 4, size=(N, T)), rng.normal(size=(VT, E))  # ids repeat for sure
     dout = rng.normal(size=(N, T, E))
-    cache = _cache_from(learner.embedding_forward, (ids, W), ("out", "cache"))
+    cache = forward_for_cache(learner.embedding_forward, ("out", "cache"), ids, W)[-1]
     dW = learner.embedding_backward(dout, cache)
     expected = emb_ref.embedding_backward(dout, emb_ref.embedding_forward(ids, W)[1])
 
@@ -175,9 +159,9 @@ MEAN_OVER_ALL = (
 @EXERCISE.test(points=3, function="softmax_cross_entropy")
 def loss_matches(learner):
     """loss and dlogits equal the mean over real tokens of -log softmax"""
-    logits, targets, mask = _loss_inputs(np.random.default_rng())
+    logits, targets, mask = _loss_inputs(test_rng())
     result = learner.softmax_cross_entropy(logits, targets, mask)
-    loss, dlogits = _unpack(result, "softmax_cross_entropy", ("loss", "dlogits"))
+    loss, dlogits = unpack(result, "softmax_cross_entropy", ("loss", "dlogits"))
     want_loss, want_d = loss_ref.softmax_cross_entropy(logits, targets, mask)
     mistakes = _loss_mistakes(logits, targets, mask)
     check_array("loss", loss, want_loss, shape_hint="(a float)", mistakes=mistakes["loss"])
@@ -187,10 +171,10 @@ def loss_matches(learner):
 @EXERCISE.test(points=1, function="softmax_cross_entropy")
 def loss_is_stable(learner):
     """huge logits (1e4) give a finite loss"""
-    logits, targets, mask = _loss_inputs(np.random.default_rng(), scale=1e4)
+    logits, targets, mask = _loss_inputs(test_rng(), scale=1e4)
     with np.errstate(all="ignore"):
         result = learner.softmax_cross_entropy(logits, targets, mask)
-    loss, dlogits = _unpack(result, "softmax_cross_entropy", ("loss", "dlogits"))
+    loss, dlogits = unpack(result, "softmax_cross_entropy", ("loss", "dlogits"))
     if not (np.all(np.isfinite(loss)) and np.all(np.isfinite(dlogits))):
         raise Feedback(
             "with logits of size 1e4 the result is inf or NaN: np.exp overflows. "
@@ -204,10 +188,10 @@ def loss_is_stable(learner):
 @EXERCISE.test(points=2, function="shift_for_decoder")
 def shift_matches(learner):
     """decoder inputs are SOS + y, targets y + EOS, with a mask"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     targets = [rng.integers(4, VT, size=k) for k in _lengths(rng, N, T)]
     result = learner.shift_for_decoder(targets, SOS, EOS)
-    dec_in, dec_out, mask = _unpack(result, "shift_for_decoder", ("dec_in", "dec_out", "mask"))
+    dec_in, dec_out, mask = unpack(result, "shift_for_decoder", ("dec_in", "dec_out", "mask"))
     want_in, want_out, want_mask = batching_ref.shift_for_decoder(targets, SOS, EOS)
     unshifted = (
         "decoder inputs and targets are not shifted by one: the decoder reads SOS + y and must "
@@ -225,9 +209,9 @@ def shift_matches(learner):
 @EXERCISE.test(points=2, function="encoder_forward")
 def encoder_forward_matches(learner):
     """every state and the context (the state at each source's last real token)"""
-    args = _encoder_args(np.random.default_rng())
+    args = _encoder_args(test_rng())
     result = learner.encoder_forward(*args)
-    enc, context, _ = _unpack(result, "encoder_forward", ("enc", "context", "cache"))
+    enc, context, _ = unpack(result, "encoder_forward", ("enc", "context", "cache"))
     want_enc, want_context, _ = enc_ref.encoder_forward(*args)
     check_array("enc", enc, want_enc, shape_hint="(N, S, H)")
     check_array("context", context, want_context, shape_hint="(N, H)", mistakes={
@@ -238,24 +222,26 @@ def encoder_forward_matches(learner):
 @EXERCISE.test(points=3, function="encoder_backward")
 def encoder_backward_matches(learner):
     """gradients of the embedding table and the GRU, from every state and the context"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     args = _encoder_args(rng)
-    cache = _cache_from(learner.encoder_forward, args, ("enc", "context", "cache"))
+    cache = forward_for_cache(learner.encoder_forward, ("enc", "context", "cache"), *args)[-1]
     denc, dcontext = rng.normal(size=(N, S, H)), rng.normal(size=(N, H))
     names = ("dW_emb", "dWx", "dWh", "dbx", "dbh")
-    grads = _unpack(learner.encoder_backward(denc, dcontext, cache), "encoder_backward", names)
+    grads = unpack(learner.encoder_backward(denc, dcontext, cache), "encoder_backward", names)
     _, _, ref_cache = enc_ref.encoder_forward(*args)
     expected = enc_ref.encoder_backward(denc, dcontext, ref_cache)
     at_end = denc.copy()
     at_end[:, -1] += dcontext
     wrong_end = enc_ref.encoder_backward(at_end, np.zeros_like(dcontext), ref_cache)
     no_context = enc_ref.encoder_backward(denc, np.zeros_like(dcontext), ref_cache)
+    found = Findings()
     for i, (name, got, want) in enumerate(zip(names, grads, expected, strict=True)):
-        check_array(name, got, want, shape_hint=SHAPES[name], mistakes={
+        found.check(name, got, want, shape_hint=SHAPES[name], mistakes={
             "dcontext is added at the last position, not at each sequence's last real token.":
             lambda i=i: wrong_end[i],
             "dcontext is ignored: add it to the gradient of the state it was read from.":
             lambda i=i: no_context[i]})  # fmt: skip
+    found.raise_any()
 
 
 SHAPES = {"dW_emb": "(V, E)", "dWx": "(D, 3H)", "dWh": "(H, 3H)", "dbx": "(3H,)", "dbh": "(3H,)",
@@ -265,8 +251,8 @@ SHAPES = {"dW_emb": "(V, E)", "dWx": "(D, 3H)", "dWh": "(H, 3H)", "dbx": "(3H,)"
 @EXERCISE.test(points=2, function="decoder_forward")
 def decoder_forward_matches(learner):
     """teacher-forced logits from the context, shape (N, T, V)"""
-    args = _decoder_args(np.random.default_rng())
-    logits = _unpack(learner.decoder_forward(*args), "decoder_forward", ("logits", "cache"))[0]
+    args = _decoder_args(test_rng())
+    logits = unpack(learner.decoder_forward(*args), "decoder_forward", ("logits", "cache"))[0]
     want, _, _ = dec_ref.decoder_forward(*args)
 
     def from_zero():
@@ -294,15 +280,16 @@ def _gru_step(x, h, Wx, Wh, bx, bh):
 @EXERCISE.test(points=3, function="decoder_backward")
 def decoder_backward_matches(learner):
     """every gradient, the context's three uses (inputs, outputs, s_0) included"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     args = _decoder_args(rng)
-    cache = _cache_from(learner.decoder_forward, args, ("logits", "cache"))
+    cache = forward_for_cache(learner.decoder_forward, ("logits", "cache"), *args)[-1]
     dlogits = rng.normal(size=(N, T, VT))
     names = ("dcontext", "dW_emb", "dWx", "dWh", "dbx", "dbh", "dWo", "dbo")
-    grads = _unpack(learner.decoder_backward(dlogits, cache), "decoder_backward", names)
+    grads = unpack(learner.decoder_backward(dlogits, cache), "decoder_backward", names)
     _, _, ref_cache = dec_ref.decoder_forward(*args)
     expected = dec_ref.decoder_backward(dlogits, ref_cache)
     dcontext_parts = _dcontext_parts(args, dlogits)
+    found = Findings()
     for name, got, want in zip(names, grads, expected, strict=True):
         mistakes = {}
         if name == "dcontext":
@@ -312,7 +299,8 @@ def decoder_backward_matches(learner):
                 "sum over all uses.": lambda want=want, value=value: want - value
                 for part, value in dcontext_parts.items()
             }
-        check_array(name, got, want, shape_hint=SHAPES.get(name, "(V, E)"), mistakes=mistakes)
+        found.check(name, got, want, shape_hint=SHAPES.get(name, "(V, E)"), mistakes=mistakes)
+    found.raise_any()
 
 
 def _dcontext_parts(args, dlogits):

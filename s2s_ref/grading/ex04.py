@@ -9,9 +9,10 @@ Book: chapter 4; notebook: ex04_decoding.ipynb.
 
 import numpy as np
 
-from s2s_ref.grading.feedback import Feedback, check_array
+from s2s_ref.grading.feedback import Feedback, case, check_array, unpack
+from s2s_ref.grading.models import EOS, SOS, StepModel
 from s2s_ref.grading.reference import load_private
-from s2s_ref.grading.registry import Exercise, Mistake
+from s2s_ref.grading.registry import Exercise, Mistake, test_rng
 
 EXERCISE = Exercise(
     key="ex04",
@@ -21,40 +22,16 @@ EXERCISE = Exercise(
     hidden_modules=("s2s_ref.decoding", "s2s_ref.numpy_nn.training"),
 )
 ref = load_private("s2s_ref.decoding")
-SOS, EOS = 0, 1  # in these models id 0 is SOS (never predicted) and id 1 is EOS
 
 
 def random_model(V, seed, temperature=1.5):
-    """step(tokens, state) for a random language model of V tokens.
-
-    The state of a hypothesis is its row (source id, SOS, tokens so far); the next-token
-    distribution is drawn from a seed made of the whole row, so it depends on the source and the
-    prefix, and is the same whatever order hypotheses are asked in.
-    """
-
-    def step(tokens, state):
-        prefix = np.concatenate([np.asarray(state), np.asarray(tokens)[:, None]], axis=1)
-        logits = np.stack([np.random.default_rng([seed, row[0], *row[2:].tolist()]).normal(size=V)
-                           for row in prefix]) * temperature  # fmt: skip
-        logits[:, SOS] = -np.inf
-        top = logits.max(axis=1, keepdims=True)
-        return logits - top - np.log(np.exp(logits - top).sum(axis=1, keepdims=True)), prefix
-
-    return step
+    """step(tokens, state) for a random language model of V tokens (see ``grading.models``)."""
+    return StepModel("random", V, seed, temperature)
 
 
 def table_model(table, V):
     """A model given as {prefix: {token: probability}}; the state is (source id, SOS, prefix)."""
-
-    def step(tokens, state):
-        prefix = np.concatenate([np.asarray(state), np.asarray(tokens)[:, None]], axis=1)
-        log_probs = np.full((len(prefix), V), -np.inf)
-        for i, row in enumerate(prefix):
-            for token, p in table.get(tuple(row[2:].tolist()), {EOS: 1.0}).items():
-                log_probs[i, token] = np.log(p)
-        return log_probs, prefix
-
-    return step
+    return StepModel("table", V, table=table)
 
 
 def _start(n):
@@ -65,13 +42,27 @@ def _start(n):
 @EXERCISE.test(points=3, function="greedy_decode")
 def greedy_matches_reference(learner):
     """tokens, lengths and log-probabilities of a batch, EOS handled"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     n, V, max_len = 5, 5, 7
-    step = random_model(V, int(rng.integers(2**31)), temperature=0.7)
+    A, B = 2, 3
+    models = (
+        ("", random_model(V, int(rng.integers(2**31)), temperature=0.7)),
+        ("when every row finishes early", table_model({(): {A: 0.6, EOS: 0.4},
+                                                       (A,): {EOS: 0.9, A: 0.1}}, V)),
+        ("when no row finishes", table_model({(A,) * k: {A: 0.7, B: 0.3}
+                                              for k in range(max_len)}, V)),
+    )  # fmt: skip
+    for label, step in models:
+        with case(label):
+            _check_greedy(learner, step, n, max_len)
+
+
+def _check_greedy(learner, step, n, max_len):
     result = learner.greedy_decode(step, _start(n), n, SOS, EOS, max_len, -1)
-    tokens, lengths, log_probs = _unpack(
-        result, "greedy_decode", ("tokens", "lengths", "log_probs")
-    )
+    tokens, lengths, log_probs = unpack(result, "greedy_decode", ("tokens", "lengths", "log_probs"))
+    kind = np.asarray(tokens).dtype
+    if kind.kind not in "iu":
+        raise Feedback(f"tokens have dtype {kind}: token ids are integers (keep them int).")
     want = ref.greedy_decode(step, _start(n), n, SOS, EOS, max_len, -1)
     grown = _greedy_without_stopping(step, n, max_len)
     check_array("tokens", tokens, want[0], shape_hint="(N, longest length)", mistakes={
@@ -92,13 +83,6 @@ def _greedy_without_stopping(step, n, max_len):
         out.append(tokens)
         total += log_probs[np.arange(n), tokens]
     return np.stack(out, axis=1), total
-
-
-def _unpack(result, func, names):
-    if not isinstance(result, tuple) or len(result) != len(names):
-        got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
-        raise Feedback(f"`{func}` should return a tuple ({', '.join(names)}), got {got}.")
-    return result
 
 
 def _hypotheses(result, beam_size):
@@ -150,7 +134,7 @@ def _reference_beam(step, max_len, K, alpha):
 @EXERCISE.test(points=3, function="beam_search")
 def beam_matches_reference(learner):
     """the beam_size best hypotheses of random models, raw log-probability (alpha = 0)"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     for K, V, max_len in ((1, 5, 6), (3, 5, 6), (4, 6, 5)):
         step = random_model(V, int(rng.integers(2**31)))
         got = _hypotheses(learner.beam_search(step, _start(1), SOS, EOS, max_len, K, 0.0), K)
@@ -166,7 +150,7 @@ NO_NORMALISATION = (
 @EXERCISE.test(points=2, function="beam_search")
 def beam_normalises_length(learner):
     """scores are divided by the GNMT length penalty ((5 + len) / 6) ** alpha"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     for alpha in (0.6, 1.5):
         step = random_model(5, int(rng.integers(2**31)))
         got = _hypotheses(learner.beam_search(step, _start(1), SOS, EOS, 6, 3, alpha), 3)
@@ -198,6 +182,9 @@ def beam_finishes_at_eos(learner):
     step = table_model(table, 3)
     got = _hypotheses(learner.beam_search(step, _start(1), SOS, EOS, 6, 3, 0.0), 3)
     _check_beam(got, _reference_beam(step, 6, 3, 0.0), "a model that likes EOS")
+    few = table_model({(): {A: 0.5, A + 1: 0.5}, (A,): {EOS: 1.0}, (A + 1,): {EOS: 1.0}}, 4)
+    got = _hypotheses(learner.beam_search(few, _start(1), SOS, EOS, 4, 4, 0.0), 4)
+    _check_beam(got, _reference_beam(few, 4, 4, 0.0), "fewer possible tokens than beam_size")
 
 
 # The typical mistakes this grader names: each is put into the solution notebook by the

@@ -10,9 +10,16 @@ Book: chapter 5; notebook: ex05_attention.ipynb.
 
 import numpy as np
 
-from s2s_ref.grading.feedback import Feedback, check_array
+from s2s_ref.grading.feedback import (
+    Feedback,
+    Findings,
+    case,
+    check_array,
+    forward_for_cache,
+    unpack,
+)
 from s2s_ref.grading.reference import load_private
-from s2s_ref.grading.registry import Exercise, Mistake
+from s2s_ref.grading.registry import Exercise, Mistake, test_rng
 
 EXERCISE = Exercise(
     key="ex05",
@@ -24,7 +31,7 @@ EXERCISE = Exercise(
         "general_attention_forward", "general_attention_backward",
         "additive_attention_forward", "additive_attention_backward",
     ),
-    hidden_modules=("s2s_ref.numpy_nn.attention",),
+    hidden_modules=("s2s_ref.numpy_nn.attention", "s2s_ref.torch_nn.attention"),
 )  # fmt: skip
 ref = load_private("s2s_ref.numpy_nn.attention")
 N, S, HQ, HK, HV, A = 3, 7, 5, 4, 6, 8
@@ -73,22 +80,6 @@ def _read_mistakes(weights_mistakes, v):
     return {d: (lambda f=f: np.einsum("ns,nsv->nv", f(), v)) for d, f in weights_mistakes.items()}
 
 
-def _unpack(result, func, names):
-    if not isinstance(result, tuple) or len(result) != len(names):
-        got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
-        raise Feedback(f"`{func}` should return a tuple ({', '.join(names)}), got {got}.")
-    return result
-
-
-def _forward_for_cache(forward, kwargs):
-    try:
-        return _unpack(forward(**kwargs), forward.__name__, ("context", "weights", "cache"))[2]
-    except Feedback as exc:
-        raise Feedback(
-            f"this test needs your `{forward.__name__}` for the cache, and it failed: {exc}"
-        ) from None
-
-
 def _check_transposed(name, got, want):
     got = np.asarray(got) if got is not None else got
     if got is not None and got.shape == want.T.shape and np.allclose(got.T, want, atol=1e-8):
@@ -100,20 +91,23 @@ def _check_transposed(name, got, want):
 @EXERCISE.test(points=2, function="masked_softmax")
 def softmax_matches_reference(learner):
     """weights are a softmax over each row's real keys, exactly 0 on padding"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     scores, mask = rng.normal(size=(N, S)) * 3, _mask(rng)
-    got = learner.masked_softmax(scores, mask)
-    expected = ref.masked_softmax(scores, mask)
-    mistakes = _softmax_mistakes(scores, mask)
-    check_array("weights", got, expected, shape_hint="(N, S)", mistakes=mistakes)
-    if np.any(np.asarray(got)[~mask] != 0):
-        raise Feedback("padded keys must get exactly 0 weight, not merely a tiny one.")
+    behind = np.where(mask, scores, 1e4)  # a fixed edge case: large scores on the padding
+    for label, x in (("", scores), ("with scores of 1e4 on the padded keys", behind)):
+        with case(label), np.errstate(all="ignore"):
+            got = learner.masked_softmax(x, mask)
+            expected = ref.masked_softmax(x, mask)
+            mistakes = _softmax_mistakes(x, mask)
+            check_array("weights", got, expected, shape_hint="(N, S)", mistakes=mistakes)
+            if np.any(np.asarray(got)[~mask] != 0):
+                raise Feedback("padded keys must get exactly 0 weight, not merely a tiny one.")
 
 
 @EXERCISE.test(points=1, function="masked_softmax")
 def softmax_is_stable(learner):
     """huge scores (1000s) give finite weights: subtract the row maximum first"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     offsets = np.array([[1000.0], [-1000.0], [800.0]])  # exp overflows, or underflows to 0/0
     scores, mask = rng.normal(size=(N, S)) * 100 + offsets, _mask(rng)
     with np.errstate(all="ignore"):
@@ -129,7 +123,7 @@ def softmax_is_stable(learner):
 @EXERCISE.test(points=1, function="masked_softmax")
 def softmax_rejects_rows_without_real_keys(learner):
     """a row whose mask is all False raises ValueError (not NaN)"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     scores, mask = rng.normal(size=(N, S)), _mask(rng)
     mask[1] = False
     try:
@@ -150,7 +144,7 @@ def softmax_rejects_rows_without_real_keys(learner):
 @EXERCISE.test(points=2, function="masked_softmax_backward")
 def softmax_backward_matches_reference(learner):
     """dscores = a * (g - sum(a * g)) over each row"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     weights = ref.masked_softmax(rng.normal(size=(N, S)), _mask(rng))
     g = rng.normal(size=(N, S))
     got = learner.masked_softmax_backward(g, weights)
@@ -165,7 +159,7 @@ def softmax_backward_matches_reference(learner):
 
 def _forward_test(learner, name, kwargs, scores, extra_mistakes=None):
     """Compare context and weights with the reference; scores: the reference's scores (N, S)."""
-    got = _unpack(getattr(learner, name)(**kwargs), name, ("context", "weights", "cache"))
+    got = unpack(getattr(learner, name)(**kwargs), name, ("context", "weights", "cache"))
     context, weights, _ = getattr(ref, name)(**kwargs)
     mistakes = {**(extra_mistakes or {}), **_softmax_mistakes(scores, kwargs["mask"])}
     check_array("weights", got[1], weights, shape_hint="(N, S)", mistakes=mistakes)
@@ -178,19 +172,23 @@ def _unscaled_context(kw):
 
 
 def _backward_test(learner, name, kwargs, grad_names):
-    rng = np.random.default_rng()
+    rng = test_rng()
     forward = name.replace("backward", "forward")
-    cache = _forward_for_cache(getattr(learner, forward), kwargs)
+    cache = forward_for_cache(getattr(learner, forward), ("context", "weights", "cache"), **kwargs)[
+        2
+    ]
     dcontext = rng.normal(size=(N, HV))
-    grads = _unpack(getattr(learner, name)(dcontext, cache), name, grad_names)
+    grads = unpack(getattr(learner, name)(dcontext, cache), name, grad_names)
     _, _, ref_cache = getattr(ref, forward)(**kwargs)
     expected = getattr(ref, name)(dcontext, ref_cache)
     no_minus = _without_minus_term(name, dcontext, ref_cache)
+    found = Findings()
     for i, (gname, got, want) in enumerate(zip(grad_names, grads, expected, strict=True)):
         if gname.startswith("dW"):
             _check_transposed(gname, got, want)
         mistakes = {NO_MINUS_TERM: lambda i=i: no_minus[i]} if gname != "dv" else {}
-        check_array(gname, got, want, shape_hint=SHAPES[gname], mistakes=mistakes)
+        found.check(gname, got, want, shape_hint=SHAPES[gname], mistakes=mistakes)
+    found.raise_any()
     mask = kwargs["mask"]
     for gname, got in zip(grad_names[1:3], grads[1:3], strict=True):
         if np.any(np.asarray(got)[~mask] != 0):
@@ -210,11 +208,11 @@ def _without_minus_term(name, dcontext, ref_cache):
 @EXERCISE.test(points=1, function="dot_attention_forward")
 def dot_forward_matches_reference(learner):
     """context and weights of score = q . k_s, and of the scaled score / sqrt(Hk)"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     kw = _inputs(rng, hk=HQ)
     _forward_test(learner, "dot_attention_forward", kw, np.einsum("nh,nsh->ns", kw["q"], kw["k"]))
     result = learner.dot_attention_forward(**kw, scale=True)
-    got = _unpack(result, "dot_attention_forward", ("context", "weights", "cache"))
+    got = unpack(result, "dot_attention_forward", ("context", "weights", "cache"))
     expected = ref.dot_attention_forward(**kw, scale=True)[0]
     unscaled = {"scale=True must divide the scores by sqrt(Hk).": lambda: _unscaled_context(kw)}
     check_array(
@@ -226,14 +224,14 @@ def dot_forward_matches_reference(learner):
 def dot_backward_matches_reference(learner):
     """dq, dk, dv equal the reference, with and without scale"""
     for scale in (False, True):
-        kw = {**_inputs(np.random.default_rng(), hk=HQ), "scale": scale}
+        kw = {**_inputs(test_rng(), hk=HQ), "scale": scale}
         _backward_test(learner, "dot_attention_backward", kw, ("dq", "dk", "dv"))
 
 
 @EXERCISE.test(points=1, function="general_attention_forward")
 def general_forward_matches_reference(learner):
     """context and weights of score = q W k_s"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     kw = {**_inputs(rng), "W": rng.normal(size=(HQ, HK)) * 0.5}
     scores = np.einsum("nh,hk,nsk->ns", kw["q"], kw["W"], kw["k"])
     _forward_test(learner, "general_attention_forward", kw, scores)
@@ -242,7 +240,7 @@ def general_forward_matches_reference(learner):
 @EXERCISE.test(points=2, function="general_attention_backward")
 def general_backward_matches_reference(learner):
     """dq, dk, dv, dW equal the reference"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     kw = {**_inputs(rng), "W": rng.normal(size=(HQ, HK)) * 0.5}
     _backward_test(learner, "general_attention_backward", kw, ("dq", "dk", "dv", "dW"))
 
@@ -256,7 +254,7 @@ def _additive_params(rng):
 @EXERCISE.test(points=1, function="additive_attention_forward")
 def additive_forward_matches_reference(learner):
     """context and weights of score = w . tanh(q Wq + k_s Wk)"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     kw = {**_inputs(rng), **_additive_params(rng)}
     pre = (kw["q"] @ kw["Wq"])[:, None, :] + kw["k"] @ kw["Wk"]  # (N, S, A)
     no_tanh = ref.masked_softmax(pre @ kw["w"], kw["mask"])
@@ -268,7 +266,7 @@ def additive_forward_matches_reference(learner):
 @EXERCISE.test(points=3, function="additive_attention_backward")
 def additive_backward_matches_reference(learner):
     """dq, dk, dv, dWq, dWk, dw equal the reference"""
-    rng = np.random.default_rng()
+    rng = test_rng()
     kw = {**_inputs(rng), **_additive_params(rng)}
     _backward_test(
         learner, "additive_attention_backward", kw, ("dq", "dk", "dv", "dWq", "dWk", "dw")

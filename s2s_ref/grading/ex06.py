@@ -6,13 +6,12 @@ and fresh random inputs of distinct sizes; known mistakes are recognised by reco
 Book: chapter 6; notebook: ex06_torch_seq2seq.ipynb.
 """
 
-import numpy as np
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from s2s_ref.grading.feedback import Feedback, check_array
+from s2s_ref.grading.feedback import Feedback, call_learner, check_array
 from s2s_ref.grading.reference import load_private
-from s2s_ref.grading.registry import Exercise, Mistake
+from s2s_ref.grading.registry import Exercise, Mistake, test_rng
 
 EXERCISE = Exercise(
     key="ex06",
@@ -20,6 +19,7 @@ EXERCISE = Exercise(
     notebook="ex06_torch_seq2seq.ipynb",
     functions=("Encoder", "Decoder"),
     hidden_modules=("s2s_ref.torch_nn.seq2seq",),
+    in_worker=True,
 )
 ref = load_private("s2s_ref.torch_nn.seq2seq")
 N, S, T, V, Vt, E, H = 3, 7, 5, 11, 9, 6, 4  # all different; the context is C = 2H = 8
@@ -28,7 +28,7 @@ TOL = dict(rtol=1e-6, atol=1e-8)
 
 
 def _rng():
-    seed = int(np.random.default_rng().integers(2**31))
+    seed = int(test_rng().integers(2**31))
     return torch.Generator().manual_seed(seed)
 
 
@@ -39,18 +39,6 @@ def _source(g, n_pad=0):
     mask = torch.arange(width)[None] < lengths[:, None]
     src = torch.randint(1, V, (N, width), generator=g).masked_fill(~mask, 0)
     return src, mask
-
-
-def _call(what, fn, *args):
-    """Run learner code; turn its exceptions into Feedback that names it."""
-    try:
-        return fn(*args)
-    except NotImplementedError:
-        raise Feedback(
-            f"`{what}` is not implemented yet (it raises NotImplementedError)."
-        ) from None
-    except Exception as exc:
-        raise Feedback(f"`{what}` raised {type(exc).__name__}: {exc}") from None
 
 
 def _build(learner, name, args, reference):
@@ -132,7 +120,7 @@ def _encoder_mistakes(reference, src, mask):
 def encoder_shapes(learner):
     """returns outputs (N, S, 2H) and summary (N, 2H)"""
     enc, _, src, mask = _encoder_pair(learner, _rng())
-    out, summary = _pair("Encoder.forward", _call("Encoder.forward", enc, src, mask),
+    out, summary = _pair("Encoder.forward", call_learner("Encoder.forward", enc, src, mask),
                          ("outputs", "summary"))  # fmt: skip
     for what, got, want in [("outputs", out, (N, S, C)), ("summary", summary, (N, C))]:
         if not isinstance(got, torch.Tensor) or tuple(got.shape) != want:
@@ -144,7 +132,7 @@ def encoder_shapes(learner):
 def encoder_matches_reference(learner):
     """outputs and summary equal the reference on the same weights (padded batch)"""
     enc, reference, src, mask = _encoder_pair(learner, _rng())
-    out, summary = _pair("Encoder.forward", _call("Encoder.forward", enc, src, mask),
+    out, summary = _pair("Encoder.forward", call_learner("Encoder.forward", enc, src, mask),
                          ("outputs", "summary"))  # fmt: skip
     with torch.no_grad():
         want_out, want_summary = reference(src, mask)
@@ -159,12 +147,14 @@ def encoder_ignores_padding(learner):
     """extra padding and the ids under the mask change nothing"""
     g = _rng()
     enc, _, src, mask = _encoder_pair(learner, g)
-    _, summary = _pair("Encoder.forward", _call("Encoder.forward", enc, src, mask), ("o", "s"))
+    _, summary = _pair(
+        "Encoder.forward", call_learner("Encoder.forward", enc, src, mask), ("o", "s")
+    )
     wide = torch.cat([src, torch.randint(1, V, (N, 3), generator=g)], dim=1)  # junk ids...
     wide_mask = torch.cat([mask, torch.zeros(N, 3, dtype=torch.bool)], dim=1)  # ...masked out
     wide = torch.where(wide_mask, wide, torch.randint(1, V, wide.shape, generator=g))
-    _, wide_summary = _pair("Encoder.forward", _call("Encoder.forward", enc, wide, wide_mask),
-                            ("o", "s"))  # fmt: skip
+    wide_out = call_learner("Encoder.forward", enc, wide, wide_mask)
+    _, wide_summary = _pair("Encoder.forward", wide_out, ("o", "s"))
     err = float((wide_summary - summary).detach().abs().max())
     if err > 1e-8:
         raise Feedback(
@@ -180,8 +170,10 @@ def encoder_gradients_match_reference(learner):
     g = _rng()
     enc, reference, src, mask = _encoder_pair(learner, g)
     dsummary = torch.randn(N, C, generator=g, dtype=torch.float64)
-    _, summary = _pair("Encoder.forward", _call("Encoder.forward", enc, src, mask), ("o", "s"))
-    _call("backward of the summary", lambda: (summary * dsummary).sum().backward())
+    _, summary = _pair(
+        "Encoder.forward", call_learner("Encoder.forward", enc, src, mask), ("o", "s")
+    )
+    call_learner("backward of the summary", lambda: (summary * dsummary).sum().backward())
     (reference(src, mask)[1] * dsummary).sum().backward()
     theirs = dict(enc.named_parameters())
     for name, p in reference.named_parameters():
@@ -224,8 +216,8 @@ def _decoder_mistakes(reference, tgt_in, context, state):
 def decoder_matches_reference(learner):
     """logits (N, T, V) and the new state equal the reference on the same weights"""
     dec, reference, tgt_in, context, state = _decoder_pair(learner, _rng())
-    logits, new_state = _pair("Decoder.forward", _call("Decoder.forward", dec, tgt_in, context,
-                                                       state), ("logits", "state"))  # fmt: skip
+    out = call_learner("Decoder.forward", dec, tgt_in, context, state)
+    logits, new_state = _pair("Decoder.forward", out, ("logits", "state"))
     with torch.no_grad():
         want, want_state = reference(tgt_in, context, state)
     mistakes = _as_arrays(_decoder_mistakes(reference, tgt_in, context, state))
@@ -240,10 +232,10 @@ def decoder_is_causal(learner):
     """under teacher forcing, output t does not depend on inputs after t"""
     g = _rng()
     dec, _, tgt_in, context, state = _decoder_pair(learner, g)
-    logits = _call("Decoder.forward", dec, tgt_in, context, state)[0]
+    logits = call_learner("Decoder.forward", dec, tgt_in, context, state)[0]
     changed = tgt_in.clone()
     changed[:, 3:] = torch.randint(1, Vt, (N, T - 3), generator=g)
-    later = _call("Decoder.forward", dec, changed, context, state)[0]
+    later = call_learner("Decoder.forward", dec, changed, context, state)[0]
     if not torch.allclose(logits[:, :3], later[:, :3]):
         raise Feedback(
             "changing the inputs from step 3 on changed the logits of steps 0-2: "
@@ -260,8 +252,8 @@ def decoder_gradients_match_reference(learner):
     grads = []
     for module in (dec, reference):
         ctx, st = context.clone().requires_grad_(), state.clone().requires_grad_()
-        out = _call("Decoder.forward", module, tgt_in, ctx, st)[0]
-        _call("backward of the logits", lambda out=out: (out * dlogits).sum().backward())
+        out = call_learner("Decoder.forward", module, tgt_in, ctx, st)[0]
+        call_learner("backward of the logits", lambda out=out: (out * dlogits).sum().backward())
         grads.append({"context": ctx.grad, "state": st.grad,
                       **{n: p.grad for n, p in module.named_parameters()}})  # fmt: skip
     for name, want in grads[1].items():
@@ -276,7 +268,7 @@ def trains_to_target(learner):
     """your Encoder and Decoder learn to reverse sequences (>= 80 % exact match)"""
     from s2s_ref.grading.ex06_training import train_and_score
 
-    accuracy = train_and_score(learner.Encoder, learner.Decoder, _call)
+    accuracy = train_and_score(learner.Encoder, learner.Decoder, call_learner)
     if accuracy < 0.8:
         raise Feedback(
             f"after 200 training steps your model reverses {accuracy:.0%} of held-out sequences "

@@ -10,10 +10,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from s2s_ref.grading.ex07_training import TRAIN_TARGET, WithEncoder, reversal, token_accuracy
-from s2s_ref.grading.feedback import Feedback, check_array
+from s2s_ref.grading.ex07_training import (
+    TRAIN_TARGET,
+    WithEncoder,
+    reversal,
+    teacher_forced_accuracy,
+)
+from s2s_ref.grading.feedback import Feedback, call_learner, check_array
 from s2s_ref.grading.reference import load_private
-from s2s_ref.grading.registry import Exercise, Mistake
+from s2s_ref.grading.registry import Exercise, Mistake, test_rng
 
 EXERCISE = Exercise(
     key="ex07",
@@ -25,6 +30,7 @@ EXERCISE = Exercise(
         "s2s_ref.torch_nn.attention_decoder",
         "s2s_ref.torch_nn.attention_seq2seq",
     ),
+    in_worker=True,
 )
 ref = load_private("s2s_ref.torch_nn.attention")
 N, T, S, Hq, Hk, Hv = 3, 4, 6, 5, 7, 2
@@ -34,20 +40,6 @@ LENGTHS = (S, 3, 1)  # the third source has a single real key
 
 def _mask(lengths=LENGTHS, S=S):
     return torch.arange(S)[None, :] < torch.tensor(lengths)[:, None]
-
-
-def _call(name, func, *args):
-    """Call learner code; turn its exceptions into feedback that names the function."""
-    try:
-        return func(*args)
-    except Feedback:
-        raise
-    except NotImplementedError:
-        raise Feedback(
-            f"`{name}` is not implemented yet (it raises NotImplementedError)."
-        ) from None
-    except Exception as exc:
-        raise Feedback(f"`{name}` raised {type(exc).__name__}: {exc}") from None
 
 
 def _np(what, t):
@@ -86,7 +78,7 @@ def _softmax_mistakes(scores, mask):
 @EXERCISE.test(points=2, function="batched_masked_softmax")
 def softmax_matches_reference(learner):
     """weights equal the reference; padded keys get exactly 0"""
-    g = torch.Generator().manual_seed(int(np.random.default_rng().integers(2**31)))
+    g = torch.Generator().manual_seed(int(test_rng().integers(2**31)))
     scores = torch.randn(N, T, S, dtype=torch.float64, generator=g) * 3
     mask = _mask()
     got = _np("weights", learner.batched_masked_softmax(scores.clone(), mask))
@@ -114,7 +106,7 @@ def _reference_attention(q, k, v, mask, W):
 @EXERCISE.test(points=3, function="general_attention")
 def attention_matches_reference(learner):
     """context (N, T, Hv) and weights (N, T, S) equal the reference, padding included"""
-    g = torch.Generator().manual_seed(int(np.random.default_rng().integers(2**31)))
+    g = torch.Generator().manual_seed(int(test_rng().integers(2**31)))
     q, k, v, mask, W = _attention_inputs(g)
     ctx, w = _pair(learner.general_attention(q, k, v, mask, W), "general_attention",
                    ("context", "weights"))  # fmt: skip
@@ -136,7 +128,7 @@ def attention_matches_reference(learner):
 @EXERCISE.test(points=2, function="general_attention")
 def attention_gradients_match_reference(learner):
     """gradients with respect to q, k, v and W equal the reference's (autograd on both)"""
-    g = torch.Generator().manual_seed(int(np.random.default_rng().integers(2**31)))
+    g = torch.Generator().manual_seed(int(test_rng().integers(2**31)))
     inputs = _attention_inputs(g)
     dctx = torch.randn(N, T, Hv, dtype=torch.float64, generator=g)
     grads = []
@@ -162,7 +154,7 @@ def attention_gradients_match_reference(learner):
 def _decoder(learner, g):
     """The learner's decoder with random weights, in float64, and its checked parts."""
     torch.manual_seed(int(torch.randint(0, 2**31, (1,), generator=g)))
-    dec = _call("LuongDecoder", learner.LuongDecoder, V, E, H, C)
+    dec = call_learner("LuongDecoder", learner.LuongDecoder, V, E, H, C)
     parts = {"embedding": torch.nn.Embedding, "rnn": torch.nn.GRU, "combine": torch.nn.Linear,
              "out": torch.nn.Linear}  # fmt: skip
     for name, cls in parts.items():
@@ -204,10 +196,10 @@ DECODER_MISTAKES = {
 @EXERCISE.test(points=3, function="LuongDecoder")
 def decoder_matches_reference(learner):
     """logits (N, T, V) and weights (N, T, S) equal the reference with your weights"""
-    g = torch.Generator().manual_seed(int(np.random.default_rng().integers(2**31)))
+    g = torch.Generator().manual_seed(int(test_rng().integers(2**31)))
     dec = _decoder(learner, g)
     args = _decoder_inputs(g)
-    logits, w = _pair(_call("LuongDecoder.forward", dec, *args), "LuongDecoder.forward",
+    logits, w = _pair(call_learner("LuongDecoder.forward", dec, *args), "LuongDecoder.forward",
                       ("logits", "weights"))  # fmt: skip
     with torch.no_grad():
         want_logits, want_w = _reference_decoder(dec, *args)
@@ -222,7 +214,7 @@ def decoder_matches_reference(learner):
 @EXERCISE.test(points=2, function="LuongDecoder")
 def decoder_gradients_and_padding(learner):
     """gradients equal the reference's; padded encoder states get no gradient and change nothing"""
-    g = torch.Generator().manual_seed(int(np.random.default_rng().integers(2**31)))
+    g = torch.Generator().manual_seed(int(test_rng().integers(2**31)))
     dec = _decoder(learner, g)
     tgt_in, enc, mask, h0 = _decoder_inputs(g)
     dlogits = torch.randn(N, T, V, dtype=torch.float64, generator=g)
@@ -233,7 +225,7 @@ def decoder_gradients_and_padding(learner):
         if use_reference:
             logits = _reference_decoder(dec, tgt_in, leaf, mask, h0)[0]
         else:
-            logits = _pair(_call("LuongDecoder.forward", dec, tgt_in, leaf, mask, h0),
+            logits = _pair(call_learner("LuongDecoder.forward", dec, tgt_in, leaf, mask, h0),
                            "LuongDecoder.forward", ("logits", "weights"))[0]  # fmt: skip
         logits.backward(dlogits)
         params = {n: p.grad.clone() for n, p in dec.named_parameters() if p.grad is not None}
@@ -247,7 +239,7 @@ def decoder_gradients_and_padding(learner):
             raise Feedback(f"parameter `{name}` gets no gradient: is it used in forward?")
         check_array(f"d {name}", _np(name, ours[name]), want)
     garbage = enc.masked_fill(~mask[:, :, None], 1e3)
-    changed = _call("LuongDecoder.forward", dec, tgt_in, garbage, mask, h0)[0]
+    changed = call_learner("LuongDecoder.forward", dec, tgt_in, garbage, mask, h0)[0]
     with torch.no_grad():
         original = dec(tgt_in, enc, mask, h0)[0]
     if not torch.allclose(changed, original, atol=1e-9):
@@ -262,14 +254,14 @@ def decoder_learns_reversal(learner):
 
     torch.manual_seed(0)
     Hd = 32
-    decoder = _call("LuongDecoder", learner.LuongDecoder, 3 + 6, 16, Hd, Hd)
+    decoder = call_learner("LuongDecoder", learner.LuongDecoder, 3 + 6, 16, Hd, Hd)
     model = WithEncoder(decoder, 3 + 6, 16, Hd)
     test = reversal(300, seed=2)
     config = TrainConfig(lr=2e-2, batch_size=64, max_steps=200, warmup_steps=10, seed=0,
                          eval_every=25, target=TRAIN_TARGET, device="cpu", cpu_threads=1,
                          progress=False)  # fmt: skip
-    result = _call("training with your LuongDecoder", train, model, reversal(1024, seed=1), config,
-                   lambda m: token_accuracy(m, test))  # fmt: skip
+    result = call_learner("training with your LuongDecoder", train, model, reversal(1024, seed=1),
+                          config, lambda m: teacher_forced_accuracy(m, test))  # fmt: skip
     if result.best_metric < TRAIN_TARGET:
         raise Feedback(f"after {result.step} training steps your decoder predicts "
                        f"{result.best_metric:.1%} of held-out tokens; the reference reaches "

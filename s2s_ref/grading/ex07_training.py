@@ -45,7 +45,7 @@ def reversal(n, seed, symbols=6, max_len=5):
 TRAIN_TARGET = 0.9
 
 
-def token_accuracy(model, data):
+def teacher_forced_accuracy(model, data):
     """Teacher-forced token accuracy on real target tokens."""
     model.eval()
     with torch.no_grad():

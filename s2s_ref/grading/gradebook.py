@@ -1,8 +1,8 @@
 """Results as a gradebook: printed tables, JSON and CSV, for one submission or a whole class.
 
-One submission (COURSE.md §5): ``{"total", "max_total", "exercises": [{"exercise", "notebook",
+One submission: ``{"total", "max_total", "exercises": [{"exercise", "notebook",
 "score", "max_score", "tests": [{"name", "points", "max_points", "passed", "feedback"}],
-"problems"}]}``; the CSV has one row per graded test.
+"problems"}]}`` (the command line adds ``"seed"``); the CSV has one row per graded test.
 
 Several submissions: ``{"submissions": [{"submission", "path", "total", "max_total", "problems",
 "exercises": [...as above...]}], "summary": {...}}``, where every submission lists every exercise
@@ -20,6 +20,7 @@ import textwrap
 from collections import Counter
 from dataclasses import dataclass
 
+from s2s_ref.atomic import atomic_open
 from s2s_ref.grading.registry import get_exercise
 from s2s_ref.grading.runner import ExerciseResult, TestResult
 from s2s_ref.grading.submissions import Submission
@@ -113,8 +114,8 @@ def summary(graded: list[Graded]) -> dict:
     }
 
 
-def write_single_csv(results: list[ExerciseResult], path) -> None:
-    with open(path, "w", newline="") as f:
+def write_single_csv(results: list[ExerciseResult], path, inputs=()) -> None:
+    with atomic_open(path, "w", inputs=inputs) as f:
         writer = csv.writer(f)
         writer.writerow(
             ["exercise", "notebook", "test", "points", "max_points", "passed", "feedback"]
@@ -126,9 +127,9 @@ def write_single_csv(results: list[ExerciseResult], path) -> None:
                 )
 
 
-def write_batch_csv(graded: list[Graded], path) -> None:
+def write_batch_csv(graded: list[Graded], path, inputs=()) -> None:
     keys = [r.exercise for r in graded[0].results] if graded else []
-    with open(path, "w", newline="") as f:
+    with atomic_open(path, "w", inputs=inputs) as f:
         writer = csv.writer(f)
         writer.writerow(["submission", *keys, "total", "max_total"])
         for g in graded:

@@ -1,12 +1,16 @@
-"""The learner's functions as graded tests see them: missing, borrowed or crashing code becomes
-feedback instead of a traceback."""
+"""The learner's functions as graded tests see them in the learner's own process (check cells):
+missing, borrowed or crashing code becomes feedback instead of a traceback, and every call gets
+copies of its array arguments, as the grader's worker does."""
 
+import copy
 import functools
 import inspect
 import traceback
 
+import numpy as np
+
 from s2s_ref.grading.feedback import Feedback
-from s2s_ref.grading.reference import Borrowed, is_from_reference, tripwired
+from s2s_ref.grading.reference import is_from_reference
 
 _MESSAGE_LIMIT = 400  # characters of a learner exception's message quoted in feedback
 
@@ -40,14 +44,10 @@ def _explained(name, func):
     @functools.wraps(func)
     def call(*args, **kwargs):
         _check_signature(name, func, args, kwargs)
+        args = [_copied(a) for a in args]
+        kwargs = {k: _copied(v) for k, v in kwargs.items()}
         try:
-            with tripwired():
-                return func(*args, **kwargs)
-        except Borrowed:
-            raise Feedback(
-                f"`{name}` calls the course's reference implementation instead of computing the "
-                "result itself: it scores 0. Write the function yourself."
-            ) from None
+            return func(*args, **kwargs)
         except Feedback:
             raise
         except NotImplementedError:
@@ -65,6 +65,13 @@ def _explained(name, func):
             ) from None
 
     return call
+
+
+def _copied(value):
+    """A copy of an array (or a tuple or list of them) passed to learner code."""
+    if isinstance(value, (np.ndarray, tuple, list)):
+        return copy.deepcopy(value)
+    return value
 
 
 def _check_signature(name, func, args, kwargs):

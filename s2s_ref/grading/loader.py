@@ -24,6 +24,8 @@ _CONSTANT_NODES = (
 class LoadedNotebook:
     namespace: dict
     problems: list[str] = field(default_factory=list)  # one sentence per cell that failed
+    # {name: why it is not defined}: defs in a cell that does not parse, or nested in a block
+    broken: dict[str, str] = field(default_factory=dict)
 
 
 class NotebookError(Exception):
@@ -67,18 +69,33 @@ def load_notebook(path, namespace: dict | None = None) -> LoadedNotebook:
     cells = read_code_cells(path)
     if not any(source.strip() for _, source in cells):
         loaded.problems.append("the notebook has no code: is it the right file?")
-    for number, source in cells:
-        source = _without_magics(source)
+    for code_number, (number, source) in enumerate(cells, start=1):
+        try:
+            source = _without_magics(source)
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError) as exc:  # ValueError: a lone surrogate, a NUL byte
+            first = source.strip().splitlines()[0][:60] if source.strip() else ""
+            why = f"{type(exc).__name__}: {getattr(exc, 'msg', None) or exc}"
+            if getattr(exc, "lineno", None):
+                why += f" (line {exc.lineno})"
+            where = f"code cell {code_number} (cell {number}), starting `{first}`"
+            loaded.problems.append(f"{where} does not parse and was skipped: {why}")
+            for name in _DEF.findall(source):
+                loaded.broken[name] = f"`{name}` is in {where}, which does not parse: {why}"
+            continue
         # register the cell's text so that tracebacks, and feedback, can quote its lines
         linecache.cache[f"<cell {number}>"] = (len(source), None, source.splitlines(True), "")
-        try:
-            tree = ast.parse(source)
-        except SyntaxError as exc:
-            loaded.problems.append(
-                f"cell {number} does not parse and was skipped: SyntaxError: {exc.msg} "
-                f"(line {exc.lineno})"
-            )
-            continue
+        for node in tree.body:
+            if keep(node):
+                continue
+            for inner in ast.walk(node):
+                if isinstance(inner, (ast.FunctionDef, ast.ClassDef)):
+                    loaded.broken.setdefault(
+                        inner.name,
+                        f"`{inner.name}` is defined inside a `{type(node).__name__.lower()}` "
+                        f"block (cell {number}, line {node.lineno}), which grading does not "
+                        "run: define it at the top level of its cell",
+                    )
         tampering = sorted(_tampering(tree))
         if tampering:
             loaded.problems.append(
@@ -89,12 +106,17 @@ def load_notebook(path, namespace: dict | None = None) -> LoadedNotebook:
             module = ast.Module(body=[node], type_ignores=[])
             try:
                 exec(compile(module, f"<cell {number}>", "exec"), loaded.namespace)
-            except (Exception, SystemExit, KeyboardInterrupt) as exc:  # learner code at load time
+            except (Exception, SystemExit, KeyboardInterrupt, GeneratorExit) as exc:  # at load
                 loaded.problems.append(
                     f"cell {number}, line {node.lineno}: {type(exc).__name__}: {exc}"
                 )
+    for name in list(loaded.broken):  # a nested def matters only when nothing else defines it
+        if name in loaded.namespace and "does not parse" not in loaded.broken[name]:
+            del loaded.broken[name]
     return loaded
 
+
+_DEF = re.compile(r"^\s*(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)", re.MULTILINE)
 
 # Machinery that can tamper with the grading process itself (see the instructors' appendix)
 _TAMPERING_MODULES = re.compile(

@@ -1,19 +1,17 @@
-"""The reference implementation, available to graders but hidden from the code being graded.
+"""The reference implementation, as the checker loads it, and the words for borrowing it.
 
-While exercise N is graded, the modules that implement its functions must not be importable from
-the learner's notebook. Graders therefore load those modules under a private name (nothing is
-registered as ``s2s_ref.numpy_nn.rnn``), ``ImportBlocker`` turns any import of the public name into
-an ImportError that explains why, ``block_reading`` refuses to open their files, and
-``tripwired`` makes the privately loaded functions raise ``Borrowed`` while learner code runs, so
-a thin wrapper around them is caught however it got hold of them.
+The checker loads the modules of an exercise's reference under a private name (nothing is
+registered as ``s2s_ref.numpy_nn.rnn``), so that a check cell's namespace does not gain them.
+Workers never have them (their copy of the package leaves them out); there ``ImportBlocker``
+only turns the failing import into a sentence naming the exercise. The PyTorch exercises, whose
+tests still run inside the worker, also use ``block_reading``. ``is_from_reference`` tells a
+check cell that a function is the course's own.
 """
 
-import contextlib
 import functools
 import importlib.util
 import os
 import sys
-import types
 from pathlib import Path
 
 _PACKAGE_ROOT = Path(__file__).resolve().parents[1]
@@ -32,45 +30,7 @@ def load_private(module_name: str):
     module = importlib.util.module_from_spec(spec)
     sys.modules[private] = module  # dataclasses and pickling look modules up by name
     spec.loader.exec_module(module)
-    _PRIVATE_FUNCTIONS.extend(_functions_of(module, private))
     return module
-
-
-def _functions_of(module, private):
-    """The module's own functions, and those of its classes (methods, static and class methods)."""
-    for obj in vars(module).values():
-        if isinstance(obj, types.FunctionType) and obj.__module__ == private:
-            yield obj
-        elif isinstance(obj, type) and obj.__module__ == private:
-            for attr in vars(obj).values():
-                attr = getattr(attr, "__func__", getattr(attr, "fget", attr))
-                if isinstance(attr, types.FunctionType):
-                    yield attr
-
-
-_PRIVATE_FUNCTIONS: list = []
-
-
-class Borrowed(BaseException):  # not Exception: learner code should not swallow it by accident
-    """Learner code called a reference function while being graded."""
-
-
-def _tripwire(*args, **kwargs):
-    # runs with the reference module's globals, where Borrowed is not defined: import it
-    raise __import__("s2s_ref.grading.reference", fromlist=["Borrowed"]).Borrowed
-
-
-@contextlib.contextmanager
-def tripwired():
-    """While inside, every privately loaded reference function raises Borrowed when called."""
-    saved = [(f, f.__code__) for f in _PRIVATE_FUNCTIONS if not f.__code__.co_freevars]
-    for f, _ in saved:
-        f.__code__ = _tripwire.__code__
-    try:
-        yield
-    finally:
-        for f, code in saved:
-            f.__code__ = code
 
 
 def block_reading(hidden: tuple[str, ...]) -> None:

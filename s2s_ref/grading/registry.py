@@ -10,9 +10,14 @@ or raises ``Feedback``. To add an exercise, write its module and add its key to
 ``EXERCISE_MODULES``.
 """
 
+import contextlib
+import contextvars
+import hashlib
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import numpy as np
 
 # grading modules, in course order; add yours here
 EXERCISE_MODULES = ("ex01", "ex02", "ex03", "ex04", "ex05", "ex06", "ex07")
@@ -59,6 +64,7 @@ class Exercise:
     notebook: str
     functions: tuple[str, ...]
     hidden_modules: tuple[str, ...]
+    in_worker: bool = False  # PyTorch exercises: the tests run inside the worker
     tests: list[GradedTest] = field(default_factory=list)
     mistakes: list[Mistake] = field(default_factory=list)
 
@@ -79,6 +85,35 @@ class Exercise:
     @property
     def max_score(self) -> float:
         return sum(t.points for t in self.tests)
+
+
+_SEED: contextvars.ContextVar = contextvars.ContextVar("test_seed", default=None)
+
+
+def seed_of(exercise: str, test: str, seed: int) -> int:
+    """A stable 64-bit seed for one test (hashlib: the same on every run and machine)."""
+    digest = hashlib.sha256(f"{exercise}\0{test}\0{int(seed)}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+@contextlib.contextmanager
+def seeded(exercise: str, test: str, seed: int):
+    """While inside, ``test_rng()`` draws the inputs of ``test`` for this ``seed``."""
+    token = _SEED.set(np.random.SeedSequence(seed_of(exercise, test, seed)))
+    try:
+        yield
+    finally:
+        _SEED.reset(token)
+
+
+def test_rng() -> np.random.Generator:
+    """A generator for a graded test's inputs: each call in one test gets the next stream of
+    that test's seed (see ``seeded``); outside ``seeded``, the streams of seed 0."""
+    sequence = _SEED.get()
+    if sequence is None:
+        sequence = np.random.SeedSequence(0)
+        _SEED.set(sequence)
+    return np.random.default_rng(sequence.spawn(1)[0])
 
 
 def get_exercise(key: str) -> Exercise:

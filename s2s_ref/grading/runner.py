@@ -1,39 +1,39 @@
-"""Grade one notebook in a separate process that may hang, exit or crash without harm.
+"""Grade one notebook: the checker here, the learner's code in a sandboxed worker.
 
-The worker reports each test as it finishes. If a test overruns its time or the process dies
-(``sys.exit``, ``os._exit``, a segfault, the memory cap), that test scores 0 with a sentence saying
-what happened, and a fresh worker carries on with the tests not yet reported. The worker runs in its
-own process group, which is killed when it finishes or overruns, so nothing it started outlives it;
-its scratch folder is deleted.
-
-Time: a test has ``timeout`` seconds (default 30) by the worker's own alarm; if learner code
-swallows the alarm, the runner kills the worker ``GRACE`` seconds later and starts a fresh one. A
-notebook whose every function loops forever therefore costs about tests x timeout, plus a restart
-(a few seconds) per test whose loop also swallows the alarm.
+The checker (this process) holds the exercise's tests, the reference, the inputs and the expected
+values; it copies the notebook into a private scratch folder, starts one worker for it (see
+``sandbox``) and runs each test, sending the worker the calls a test makes (``remote``). PyTorch
+exercises (``Exercise.in_worker``) still run their tests inside the worker, which then reports
+each outcome. A test has ``timeout`` seconds; a worker that overruns, exits, crashes or breaks the
+channel costs that test (0 points and a sentence saying what happened) and is replaced by a fresh
+one for the next test. Every test's inputs come from a seed derived from (exercise, test, seed),
+so the same notebook and seed give the same verdicts. The whole sandbox is killed when the
+notebook is done; its scratch folder is deleted.
 """
 
-import json
+import contextlib
 import os
-import selectors
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from s2s_ref.grading.registry import get_exercise
+from s2s_ref.grading import protocol, sandbox
+from s2s_ref.grading.feedback import Feedback, notes
+from s2s_ref.grading.registry import get_exercise, seeded
+from s2s_ref.grading.remote import RemoteLearner, TestTimedOut, WorkerDied, explain
 
-_PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 LOAD_SECONDS = 60.0  # imports in the notebook (numpy, torch, matplotlib) can be slow on a busy CPU
-GRACE = 5.0  # seconds past a test's timeout before the runner kills a worker that ignored its alarm
+GRACE = 5.0  # seconds past a test's timeout before the checker kills a worker that ignored it
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MEMORY_GB = 8.0
 _LIVE: set = set()  # running workers, so that an interrupted grader can kill them all
 _LIVE_LOCK = threading.Lock()
 STOP = threading.Event()  # set by kill_all: no new worker starts until it is cleared
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 class Stopped(Exception):
@@ -68,149 +68,303 @@ def grade_notebook(
     timeout: float = DEFAULT_TIMEOUT,
     memory_gb: float = DEFAULT_MEMORY_GB,
     threads: int = 1,
+    seed: int = 0,
 ) -> ExerciseResult:
-    """Grade ``path`` against exercise ``exercise_key`` in isolated worker processes.
+    """Grade ``path`` against exercise ``exercise_key``.
 
     timeout: seconds per test; memory_gb: the worker's address-space cap; threads: BLAS and
-    PyTorch threads the worker may use (the CLI gives each parallel job its share of the cores).
+    PyTorch threads the worker may use; seed: the inputs' seed (the same seed, the same verdict).
     """
-    limits = dict(timeout=timeout, memory_gb=memory_gb, threads=threads)
     exercise = get_exercise(exercise_key)
-    by_name = {t.name: t for t in exercise.tests}
-    outcome: dict[str, tuple[bool, str]] = {}
-    problems: list[str] = []
-    loaded = False
-    while len(outcome) < len(by_name):
-        events, ended = _run_worker(path, exercise_key, sorted(outcome), **limits)
-        ended = ended or "the grading process stopped before finishing"
-        current = None
-        for event in events:
-            try:
-                kind = event["event"]
-                if kind == "unreadable":
-                    problems.append(event["message"])
-                    outcome.update(
-                        {n: (False, event["message"]) for n in by_name if n not in outcome}
-                    )
-                elif kind == "loaded" and not loaded:
-                    problems.extend(event["problems"])
-                    loaded = True
-                elif kind == "start" and event["name"] in by_name:
-                    current = event["name"]
-                elif kind == "result" and event["name"] in by_name:
-                    outcome[event["name"]] = (bool(event["passed"]), str(event["feedback"]))
-                    current = None
-                elif kind == "error":
-                    message = "the grader failed on this notebook: " + event["message"]
-                    outcome.update({n: (False, message) for n in by_name if n not in outcome})
-            except (KeyError, TypeError):  # a malformed event: only tampering produces one
-                continue
-        if len(outcome) == len(by_name):
-            break
-        if current is None:  # died before or between tests: nothing more can be learned
-            message = f"the notebook could not be loaded: {ended}"
-            outcome.update({n: (False, message) for n in by_name if n not in outcome})
-        else:
-            outcome[current] = (False, ended)
-    tests = [
-        TestResult(t.name, float(t.points) * outcome[t.name][0], float(t.points), *outcome[t.name])
-        for t in exercise.tests
-    ]
+    scratch = Path(tempfile.mkdtemp(prefix="s2s-grade-"))
+    try:
+        session = _Session(Path(path), exercise, scratch, timeout, memory_gb, threads)
+        tests = [session.run(test, seed) for test in exercise.tests]
+    finally:
+        if "session" in locals():
+            session.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+    reproduce = f" Re-run: python -m s2s_ref.grade {path} --seed {seed}"
+    for t in tests:
+        if not t.passed and t.feedback:
+            t.feedback += reproduce
     return ExerciseResult(
         exercise=exercise_key,
         notebook=str(path),
         score=sum(t.points for t in tests),
         max_score=float(exercise.max_score),
         tests=tests,
-        problems=problems,
+        problems=session.problems,
     )
 
 
-def _run_worker(path, exercise_key, skip, timeout, memory_gb, threads):
-    """Run one worker; return its events and, if it did not finish, a sentence saying why."""
-    read_fd, write_fd = os.pipe()
-    scratch = tempfile.mkdtemp(prefix="s2s-grade-")
-    env = dict(os.environ, PYTHONPATH=_PACKAGE_PARENT, PYTHONDONTWRITEBYTECODE="1")
-    env.update({k: str(threads) for k in _THREAD_VARIABLES})
-    cmd = [sys.executable, "-m", "s2s_ref.grading.worker", str(Path(path).resolve()), exercise_key]
-    cmd += [str(write_fd), scratch, "--skip", json.dumps(skip), "--timeout", str(timeout)]
-    cmd += ["--load-timeout", str(LOAD_SECONDS), "--memory-gb", str(memory_gb)]
-    with _LIVE_LOCK:  # with kill_all's lock, so no worker starts unseen while it stops them
+class _Session:
+    """One notebook's worker: started on demand, replaced after it dies."""
+
+    def __init__(self, notebook: Path, exercise, scratch: Path, timeout, memory_gb, threads):
+        self.exercise, self.timeout = exercise, timeout
+        self.memory_gb, self.threads = memory_gb, threads
+        self.source = notebook
+        self.submission = scratch / "submission"
+        self.submission.mkdir()
+        self.copy = self.submission / "notebook.ipynb"
+        self.fatal: str | None = None  # the notebook cannot be graded at all
+        if notebook.is_file():
+            shutil.copyfile(notebook, self.copy)
+        else:
+            self.fatal = f"{notebook}: no such file"
+        self.copy.touch()
+        self.home = scratch / "home"
+        self.home.mkdir()
+        for folder in (scratch, self.submission, self.home):
+            folder.chmod(0o777 if folder == self.home else 0o755)
+        self.copy.chmod(0o644)
+        self.worker: _Worker | None = None
+        self.loaded: dict | None = None
+        self.problems: list[str] = [self.fatal] if self.fatal else []
+        self.charged: set[str] = set()  # functions already charged for writing into arguments
+
+    def run(self, test, seed) -> TestResult:
+        points = float(test.points)
+        passed, feedback = self._outcome(test, seed)
+        broken = (self.loaded or {}).get("broken", {}).get(test.function)
+        if passed is not True and broken and broken not in feedback:
+            feedback = f"{broken}. {feedback}"
+        if passed is True:
+            return TestResult(test.name, points, points, True, "")
+        if isinstance(passed, list):  # values right, but it wrote into arguments or cast down
+            charge = min(1.0, points) if test.function not in self.charged else 0.0
+            self.charged.add(test.function)
+            return TestResult(test.name, points - charge, points, False, feedback)
+        return TestResult(test.name, 0.0, points, False, feedback)
+
+    def _outcome(self, test, seed):
+        if self.fatal:
+            return False, self.fatal
+        try:
+            if self.worker is None:
+                self._start()
+                if self.fatal:
+                    return False, self.fatal
+            deadline = time.monotonic() + self.timeout
+            if self.exercise.in_worker:
+                return self._in_worker(test, seed, deadline)
+            learner = RemoteLearner(self.worker, self.loaded, deadline)
+            try:
+                with seeded(self.exercise.key, test.name, seed), notes() as noted:
+                    test.run(learner)
+            finally:
+                if self.worker is not None and not self.worker.dead:
+                    self.worker.request({"op": "forget"}, [], time.monotonic() + GRACE)
+        except Feedback as exc:
+            return False, str(exc)
+        except TestTimedOut:
+            return False, f"timed out after {self.timeout:g} s: is there an endless loop?"
+        except WorkerDied as exc:
+            self._stop()
+            return False, str(exc)
+        except (TypeError, ValueError, IndexError, ArithmeticError) as exc:
+            return False, f"the values returned could not be checked ({type(exc).__name__}: {exc})"
+        own = sorted({arg for function, arg in learner.changed if function == test.function})
+        said = list(dict.fromkeys(noted))
+        if own:
+            said.append(
+                f"the values are right, but `{test.function}` writes into its argument"
+                f"{'s' if len(own) > 1 else ''} {', '.join(f'`{a}`' for a in own)}: work on a "
+                "copy (callers keep using what they passed in). This costs at most 1 point per "
+                "function."
+            )
+        if said:
+            return said, " ".join(said)
+        return True, ""
+
+    def _in_worker(self, test, seed, deadline):
+        request = {"op": "test", "name": test.name, "seed": seed,
+                   "seconds": max(deadline - time.monotonic(), 0.01)}  # fmt: skip
+        header, _ = self.worker.request(request, [], deadline)
+        if "outcome" in header:
+            passed, feedback = header["outcome"]
+            return bool(passed), str(feedback)
+        error = explain(test.function, header.get("error") or {})
+        raise error
+
+    def _start(self):
         if STOP.is_set():
-            for fd in (read_fd, write_fd):
-                os.close(fd)
-            shutil.rmtree(scratch, ignore_errors=True)
             raise Stopped("grading was stopped")
-        proc = subprocess.Popen(
-            cmd, pass_fds=(write_fd,), env=env, cwd=scratch, stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        in_worker = self.exercise.in_worker  # then the reference is in the worker, kept private
+        view = sandbox.package_view(() if in_worker else self.exercise.hidden_modules, in_worker)
+        cpu = int(len(self.exercise.tests) * (self.timeout + GRACE) + LOAD_SECONDS + 30)
+        self.worker = _Worker(self, view, cpu, self.timeout)
+        try:
+            header, _ = self.worker.receive(time.monotonic() + LOAD_SECONDS + GRACE)
+        except WorkerDied as exc:
+            self._stop()
+            self.fatal = f"the notebook could not be loaded: {exc}"
+            return
+        if header.get("kind") == "unreadable":
+            self.fatal = str(header.get("message", "the notebook could not be read"))
+            self.problems.append(self.fatal)
+            self._stop()
+            return
+        if self.loaded is None:
+            self.problems.extend(str(p) for p in header.get("problems", []))
+        self.loaded = header
+
+    def _stop(self):
+        if self.worker is not None:
+            self.worker.kill()
+            self.worker.close()
+        self.worker = None
+
+    def close(self):
+        self._stop()
+
+
+class _Worker:
+    """A started sandbox and the two pipes to the worker inside it."""
+
+    def __init__(self, session: _Session, view: Path, cpu_seconds: int, timeout: float):
+        self.dead, self.closed = False, False
+        self.reason = None
+        self.timeout = timeout
+        from_checker, to_worker = os.pipe()
+        from_worker, to_checker = os.pipe()
+
+        def worker_args(notebook_folder, scratch):
+            args = [f"{notebook_folder}/notebook.ipynb", session.exercise.key]
+            args += [str(from_checker), str(to_checker), "--scratch", scratch]
+            args += ["--load-timeout", str(LOAD_SECONDS), "--memory-gb", str(session.memory_gb)]
+            args += ["--cpu-seconds", str(cpu_seconds), "--label", str(session.source.resolve())]
+            if session.exercise.in_worker:
+                return [*args, "--in-worker"]
+            return [*args, "--hidden", *session.exercise.hidden_modules]
+
+        argv, inner = sandbox.command(
+            worker_args, scratch=str(session.home), submission=str(session.submission),
+            view=str(view), hide=sandbox.hidden_folders(session.source),
         )  # fmt: skip
-        _LIVE.add(proc)
-    os.close(write_fd)
-    try:
-        events, ended = _read_events(read_fd, timeout)
-    finally:
-        _kill(proc)
-        shutil.rmtree(scratch, ignore_errors=True)
-    if ended is None and not (events and events[-1]["event"] in _FINAL):
-        ended = _describe_exit(proc.returncode)
-    return events, ended
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "PYTHONPATH": inner["pythonpath"],
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONNOUSERSITE": "1",
+            "HOME": inner["home"],
+            **{k: str(session.threads) for k in _THREAD_VARIABLES},
+        }
+        with _LIVE_LOCK:  # with kill_all's lock, so no worker starts unseen while it stops them
+            if STOP.is_set():
+                for fd in (to_worker, from_checker, from_worker, to_checker):
+                    os.close(fd)
+                raise Stopped("grading was stopped")
+            self.proc = subprocess.Popen(
+                argv, pass_fds=(from_checker, to_checker), env=env, cwd=session.home,
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )  # fmt: skip
+            _LIVE.add(self)
+        os.close(from_checker)
+        os.close(to_checker)
+        self.to_worker, self.from_worker = to_worker, from_worker
+
+    def request(self, header, blobs, deadline):
+        """Send one request and wait for its answer until ``deadline`` (plus a grace)."""
+        if self.dead:
+            raise WorkerDied(self.reason or "the grading worker had stopped")
+        try:
+            protocol.send(self.to_worker, header, blobs)
+        except protocol.ChannelError:
+            self._died(None)
+        return self.receive(deadline + GRACE)
+
+    def receive(self, deadline):
+        try:
+            return protocol.receive(self.from_worker, deadline)
+        except protocol.ChannelError as exc:
+            self._died(exc)
+
+    def _died(self, exc):
+        late = exc is not None and "in time" in str(exc)
+        if not late:  # it may be exiting on its own: its status says how
+            try:
+                self.proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill()
+        if late:
+            self.reason = (
+                f"timed out after {self.timeout:g} s: is there an endless loop (one that even "
+                "swallows the alarm)?"
+            )
+        elif exc is not None and "closed" not in str(exc):
+            self.reason = f"the notebook's code broke the grader's channel ({exc})"
+        else:
+            self.reason = _describe_exit(self.proc.returncode)
+        raise WorkerDied(self.reason)
+
+    def kill(self):
+        """SIGKILL the sandbox's process group, reap it, and wait until no process of the group
+        is left running (its pid namespace dies with it). Safe from any thread."""
+        with _LIVE_LOCK:
+            first, self.dead = not self.dead, True
+        if first and self.proc.returncode is None:
+            try:
+                os.killpg(self.proc.pid, 9)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self.proc.wait()
+        _wait_for_group(self.proc.pid)
+        with _LIVE_LOCK:
+            _LIVE.discard(self)
+
+    def close(self):
+        """Close the checker's ends of the pipes (only the thread that reads them calls this)."""
+        if not self.closed:
+            self.closed = True
+            for fd in (self.to_worker, self.from_worker):
+                os.close(fd)
 
 
-_FINAL = ("done", "unreadable", "error")
-_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-def _read_events(read_fd, timeout):
-    """JSON events from the worker until it finishes, dies, or falls silent for too long."""
-    events, buffer, ended = [], b"", None
-    deadline = time.monotonic() + LOAD_SECONDS + GRACE + timeout
-    with os.fdopen(read_fd, "rb", buffering=0) as pipe, selectors.DefaultSelector() as sel:
-        sel.register(pipe, selectors.EVENT_READ)
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0 or not sel.select(left):
-                ended = f"timed out after {timeout:g} s: is there an endless loop?"
-                break
-            chunk = pipe.read(65536)
-            if not chunk:
-                break
-            buffer += chunk
-            *lines, buffer = buffer.split(b"\n")
-            for line in lines:
-                try:
-                    events.append(json.loads(line))
-                except json.JSONDecodeError:  # only learner code tampering with the pipe does this
-                    continue
-                deadline = time.monotonic() + timeout + GRACE  # the worker's own alarm fires first
-            if events and events[-1].get("event") in _FINAL:
-                break
-    return events, ended
+def _wait_for_group(group: int, seconds: float = 5.0) -> None:
+    """Wait until no live process (zombies aside) is in process group ``group`` (Linux)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        alive = False
+        for entry in os.scandir("/proc") if os.path.isdir("/proc") else ():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = open(f"/proc/{entry.name}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z" and int(fields[2]) == group:
+                alive = True
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(int(entry.name), 9)
+        if not alive:
+            return
+        time.sleep(0.01)
 
 
 def kill_all() -> None:
     """Kill every running worker and start no new one until ``STOP`` is cleared (interrupted)."""
     with _LIVE_LOCK:
         STOP.set()
-        procs = list(_LIVE)
-    for proc in procs:
-        _kill(proc)
-
-
-def _kill(proc):
-    """SIGKILL the worker's whole process group (it is the group's leader), then reap it."""
-    try:
-        os.killpg(proc.pid, 9)
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.wait()
-    with _LIVE_LOCK:
-        _LIVE.discard(proc)
+        workers = list(_LIVE)
+    for worker in workers:
+        worker.kill()
 
 
 def _describe_exit(code):
     if code is not None and code < 0:
-        return f"the process was killed by signal {-code} (a crash, or the memory cap)"
-    return (
-        f"the notebook's code ended the grading process (exit status {code}: sys.exit or os._exit?)"
-    )
+        signal_number = -code
+    elif code is not None and code > 128:  # a sandbox reports its child's signal as 128 + n
+        signal_number = code - 128
+    else:
+        return (
+            f"the notebook's code ended the grading process (exit status {code}: sys.exit or "
+            "os._exit?)"
+        )
+    if signal_number == 24:
+        return "the grading process used up its CPU time (SIGXCPU): is there an endless loop?"
+    return f"the process was killed by signal {signal_number} (a crash, or the memory cap)"

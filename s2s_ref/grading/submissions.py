@@ -135,7 +135,29 @@ def one_submission(paths: list[Path], forced: str | None = None) -> Submission:
 
 
 def is_folder_of_submissions(path: Path) -> bool:
-    return path.is_dir() and not is_submission_folder(path)
+    """A folder of learners' work: no course notebook of its own, or subfolders that hold
+    learners' notebooks beside loose notebooks (``alice/`` and ``ex04_decoding_bob.ipynb``)."""
+    if not path.is_dir():
+        return False
+    if not is_submission_folder(path):
+        return True
+    return any(
+        entry.is_dir() and entry.name != "exercises" and not entry.name.startswith(".")
+        and is_submission_folder(entry)
+        for entry in path.iterdir()
+    )  # fmt: skip
+
+
+def how_read(folder: Path, submissions: list[Submission]) -> str:
+    """One sentence saying how a folder of submissions was read."""
+    folders = [s.name for s in submissions if s.path.is_dir()]
+    notebooks = [s.path.name for s in submissions if not s.path.is_dir()]
+    parts = [
+        f"{len(names)} {kind} ({', '.join(names[:5])}{', …' if len(names) > 5 else ''})"
+        for kind, names in (("folder(s)", folders), ("notebook(s)", notebooks))
+        if names
+    ]
+    return f"read {folder} as {len(submissions)} submissions, one per entry: {' and '.join(parts)}"
 
 
 def submissions_in(folder: Path, forced: str | None = None) -> list[Submission]:
