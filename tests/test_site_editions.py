@@ -15,6 +15,7 @@ S2S_BUILD_CLASSROOM=1, with the default edition's execution cache (about 20 s wh
 edition is built; a cold build executes every page, a few minutes).
 """
 
+import concurrent.futures
 import functools
 import importlib
 import inspect
@@ -150,6 +151,22 @@ CODE_BLOCKS = """() => [...document.querySelectorAll("article div.highlight pre"
 })"""
 
 
+def _code_blocks_of_every_page(executable, url):
+    """{docname: (the page's edition, its code blocks)}, read in headless Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    found = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        for doc in PAGES:
+            page.goto(f"{url}/{doc}.html", wait_until="domcontentloaded")
+            edition = page.evaluate("() => document.querySelector('meta[name=s2s-edition]')?.content")  # fmt: skip
+            found[doc] = (edition, page.evaluate(CODE_BLOCKS))
+        browser.close()
+    return found
+
+
 @pytest.fixture(scope="module")
 def blocks_of():
     """blocks_of(edition) -> {docname: [code block]} for every page of the table of contents."""
@@ -165,25 +182,20 @@ def blocks_of():
             folder = classroom_site()
         executable = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
         _require(executable, f"Chromium not found at {CHROMIUM}: install Debian's `chromium` package")  # fmt: skip
-        from playwright.sync_api import sync_playwright
-
         server = _serve(folder)
         url = f"http://127.0.0.1:{server.server_address[1]}"
-        found = {}
+        expected = "self-study" if edition == "default" else "classroom"
         try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                for doc in PAGES:
-                    page.goto(f"{url}/{doc}.html", wait_until="domcontentloaded")
-                    edition_meta = page.evaluate("() => document.querySelector('meta[name=s2s-edition]')?.content")  # fmt: skip
-                    expected = "self-study" if edition == "default" else "classroom"
-                    assert edition_meta == expected, f"{doc}: page of the {edition_meta!r} edition in the {edition} site"  # fmt: skip
-                    found[doc] = page.evaluate(CODE_BLOCKS)
-                browser.close()
+            # its own thread: tests/test_site.py may hold a Playwright session in this one, and
+            # the sync API refuses to start a second where an event loop already runs
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                found = pool.submit(_code_blocks_of_every_page, executable, url).result()
         finally:
             server.shutdown()
             server.server_close()
+        for doc, (edition_meta, _) in found.items():
+            assert edition_meta == expected, f"{doc}: page of the {edition_meta!r} edition in the {edition} site"  # fmt: skip
+        found = {doc: blocks for doc, (_, blocks) in found.items()}
         cache[edition] = found
         return found
 

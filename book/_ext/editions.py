@@ -20,6 +20,9 @@ A page wraps reference code in the ``reference-code`` directive, naming the exer
     ```
     :::
 
+Prose that differs between the editions goes in ``only`` blocks: the classroom edition sets the
+Sphinx tag ``classroom`` (``{only} classroom``, ``{only} not classroom``).
+
 In the classroom edition the directive's content is never parsed (so nothing of it reaches the
 site or the search index) and a one-line note stands in its place. Every page says which edition
 it belongs to in ``<meta name="s2s-edition">``, which tests/test_site_editions.py reads.
