@@ -13,24 +13,27 @@ BAD_ARGUMENTS = [
     ("dates_torch", ["--budget", "0"], "--budget: expected a finite number > 0"),
     ("dates_torch", ["--budget", "nan"], "--budget: expected a finite number > 0"),
     ("dates_torch", ["--seed", "-1"], "--seed: expected a seed, an integer >= 0"),
-    ("dates_torch", ["--out", "/no/such/folder/r.json"], "the folder /no/such/folder"),
+    ("dates_torch", ["--out", "MISSING/r.json"], "the folder MISSING"),
     ("long_gap", ["--steps", "0"], "--steps: expected an integer >= 1"),
     ("long_gap", ["--seeds", "two"], "--seeds: expected int number"),
-    ("long_gap", ["--out", "/no/such/folder/r.json"], "the folder /no/such/folder"),
+    ("long_gap", ["--out", "MISSING/r.json"], "the folder MISSING"),
     ("numbers_torch", ["--budget", "-5"], "--budget: expected a finite number > 0"),
     ("forgetting_torch", ["--seed", "-2"], "--seed: expected a seed"),
     ("forgetting_curve", ["--steps", "-1"], "--steps: expected an integer >= 1"),
-    ("forgetting_curve", ["--out", "/no/such/folder/r.json"], "the folder /no/such/folder"),
+    ("forgetting_curve", ["--out", "MISSING/r.json"], "the folder MISSING"),
     ("digits_rows", ["--seeds", "0,-1"], "--seeds: expected a seed"),
     ("digits_rows", ["--epochs", "0"], "--epochs: expected an integer >= 1"),
-    ("reversal_lengths", ["--out", "/no/such/folder/r.json"], "the folder /no/such/folder"),
-    ("teacher_forcing", ["--out", "/no/such/folder/r.json"], "the folder /no/such/folder"),
-    ("dates_numpy", ["--out", "/no/such/folder/dates"], "the folder /no/such/folder"),
+    ("reversal_lengths", ["--out", "MISSING/r.json"], "the folder MISSING"),
+    ("teacher_forcing", ["--out", "MISSING/r.json"], "the folder MISSING"),
+    ("dates_numpy", ["--out", "MISSING/dates"], "the folder MISSING"),
 ]
 
 
 @pytest.mark.parametrize("module, args, message", BAD_ARGUMENTS)
-def test_impossible_arguments_are_a_sentence_and_exit_2(module, args, message):
+def test_impossible_arguments_are_a_sentence_and_exit_2(tmp_path, module, args, message):
+    missing = str(tmp_path / "missing")  # a folder that does not exist
+    args = [a.replace("MISSING", missing) for a in args]
+    message = message.replace("MISSING", missing)
     done = subprocess.run([sys.executable, "-m", f"s2s_ref.experiments.{module}", *args],
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 2, done.stderr
