@@ -10,6 +10,7 @@ Book: appendix "Performance" and chapter 6, "A training loop" (checkpoints).
 """
 
 import contextlib
+import fcntl
 import os
 import tempfile
 import time
@@ -104,3 +105,32 @@ def sweep_temp_files(folder, *, older_than_s: float = 0.0) -> list[Path]:
                     entry.unlink()
                     removed.append(entry)
     return removed
+
+
+class FolderBusyError(RuntimeError):
+    """Another process holds the lock of a folder (see folder_lock)."""
+
+
+@contextlib.contextmanager
+def folder_lock(folder, name: str = "train.lock"):
+    """Hold an exclusive lock on ``folder`` (``fcntl.flock`` on ``folder/name``) or fail at once.
+
+    A second process asking for the same folder gets FolderBusyError, naming the folder, instead
+    of waiting or sharing it. The lock dies with its process, so a killed holder never leaves the
+    folder locked; the lock file itself stays (removing it would let two holders in).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise NotADirectoryError(f"cannot lock {folder}: it is not a folder")
+    fd = os.open(folder / name, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FolderBusyError(
+                f"the folder {folder} is in use by another process (it holds {folder / name}); "
+                "wait for it to finish or use another folder"
+            ) from None
+        yield folder
+    finally:
+        os.close(fd)

@@ -50,13 +50,53 @@ def gather_state(state, index):
     return state[index]
 
 
-def _log_probs(step, tokens, state, B):
+def _is_count(value, low):
+    return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= low
+
+
+def check_search_args(func, batch_size, sos_id, eos_id, max_len, beam_size=None):
+    """Refuse impossible decoding arguments with a sentence naming ``func`` and what was expected:
+    batch_size an integer >= 0, ids integers >= 0, max_len and beam_size integers >= 1."""
+    wanted = {"batch_size": (batch_size, 0), "sos_id": (sos_id, 0), "eos_id": (eos_id, 0),
+              "max_len": (max_len, 1)}  # fmt: skip
+    if beam_size is not None:
+        wanted["beam_size"] = (beam_size, 1)
+    for name, (value, low) in wanted.items():
+        if not _is_count(value, low):
+            raise ValueError(f"{func}: need {name} >= {low} (an integer), got {value!r}")
+
+
+def check_log_probs(func, V, eos_id, has_nan, has_pos_inf, max_value):
+    """Refuse a step's output that cannot be log-probabilities over V tokens: eos_id outside
+    [0, V) (the search could never stop), NaN or +inf entries, or values above 0 (probabilities
+    passed instead of their logarithms). The arguments are summaries, so that NumPy and torch
+    callers share the rule without copying their arrays."""
+    if eos_id >= V:
+        raise ValueError(
+            f"{func}: eos_id {eos_id} is outside the vocabulary of the step's log_probs (V = {V})"
+        )
+    if has_nan or has_pos_inf:
+        raise ValueError(
+            f"{func}: the step returned {'NaN' if has_nan else '+inf'} log-probabilities; "
+            "expected finite values or -inf (a token that cannot come)"
+        )
+    if max_value > 1e-6:
+        raise ValueError(
+            f"{func}: the step returned a log-probability of {max_value:.4g} > 0; expected "
+            "log-probabilities (<= 0), e.g. log_softmax of the logits, not probabilities"
+        )
+
+
+def _log_probs(step, tokens, state, B, eos_id, func):
     log_probs, state = step(tokens, state)
     log_probs = np.asarray(log_probs)
     if log_probs.ndim != 2 or log_probs.shape[0] != B:
         raise ValueError(
             f"step must return log_probs of shape (B, V) = ({B}, V), got {log_probs.shape}"
         )
+    if log_probs.size:
+        nan, pos_inf = bool(np.isnan(log_probs).any()), bool(np.isposinf(log_probs).any())
+        check_log_probs(func, log_probs.shape[1], eos_id, nan, pos_inf, float(log_probs.max()))
     return log_probs, state
 
 
@@ -68,8 +108,10 @@ def greedy_decode(step, state, batch_size, sos_id, eos_id, max_len, pad_id=0):
        lengths: (N,) tokens up to and including EOS (max_len if it never came);
        log_probs: (N,) summed log probability of each output.
     Finished rows keep being fed (their outputs are ignored) so that the batch stays whole.
+    Bad arguments and step outputs raise ValueError (check_search_args, check_log_probs).
     Book: chapter 4, "Greedy decoding".
     """
+    check_search_args("greedy_decode", batch_size, sos_id, eos_id, max_len)
     N = batch_size
     tokens = np.full(N, sos_id, dtype=np.int64)
     out = np.full((N, max_len), pad_id, dtype=np.int64)
@@ -77,7 +119,7 @@ def greedy_decode(step, state, batch_size, sos_id, eos_id, max_len, pad_id=0):
     total = np.zeros(N)
     finished = np.zeros(N, dtype=bool)
     for t in range(max_len):
-        log_probs, state = _log_probs(step, tokens, state, N)
+        log_probs, state = _log_probs(step, tokens, state, N, eos_id, "greedy_decode")
         tokens = log_probs.argmax(axis=1)
         alive = ~finished
         out[alive, t] = tokens[alive]
@@ -117,10 +159,7 @@ def beam_search(
     With beam_size 1 this is greedy decoding; as wide as the search space, exhaustive search.
     Book: chapter 4, "Beam search".
     """
-    if beam_size < 1 or max_len < 1:
-        raise ValueError(
-            f"beam_search: need beam_size >= 1 and max_len >= 1, got {beam_size}, {max_len}"
-        )
+    check_search_args("beam_search", batch_size, sos_id, eos_id, max_len, beam_size)
     N, K = batch_size, beam_size
     lp_max = float(length_penalty(max_len, alpha, penalty))
     state = reorder(state, np.repeat(np.arange(N), K))  # K copies of each source, (N * K, ...)
@@ -130,7 +169,7 @@ def beam_search(
     history = np.zeros((N, K, 0), dtype=np.int64)
     finished: list[list[Hypothesis]] = [[] for _ in range(N)]
     for t in range(max_len):
-        log_probs, state = _log_probs(step, tokens, state, N * K)
+        log_probs, state = _log_probs(step, tokens, state, N * K, eos_id, "beam_search")
         V = log_probs.shape[1]
         flat = (scores[:, :, None] + log_probs.reshape(N, K, V)).reshape(N, K * V)
         order = np.argsort(-flat, axis=1, kind="stable")[:, : min(2 * K, K * V)]  # (N, <=2K)

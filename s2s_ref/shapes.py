@@ -37,3 +37,25 @@ def check_shapes(func: str, **specs) -> dict:
                     f"{letter} is {want} from the arguments before it"
                 )
     return sizes
+
+
+def as_float(func: str, **arrays) -> list:
+    """The arrays as floating-point NumPy arrays, in the order given.
+
+    Floating arrays pass unchanged (no copy); integer and boolean arrays are converted to
+    float64, which holds every integer below 2**53 exactly, so ``np.array([[0, -1]])`` gives the
+    same result as ``np.array([[0.0, -1.0]])`` instead of a truncated integer one. Anything else
+    (complex, strings, objects) raises TypeError naming ``func`` and the argument.
+    """
+    out = []
+    for name, array in arrays.items():
+        array = np.asarray(array)
+        if array.dtype == bool or np.issubdtype(array.dtype, np.integer):
+            array = array.astype(np.float64)
+        elif not np.issubdtype(array.dtype, np.floating):
+            raise TypeError(
+                f"{func}: {name} must be an array of real numbers (floats; integers are computed "
+                f"exactly in float64), got dtype {array.dtype}"
+            )
+        out.append(array)
+    return out

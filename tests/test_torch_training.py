@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from s2s_ref.torch_nn.seq2seq import Seq2Seq
-from s2s_ref.torch_nn.training import TrainConfig, lr_at, save_atomic, train
+from s2s_ref.torch_nn.training import TrainConfig, load_checkpoint, lr_at, save_atomic, train
 
 from .torch_tasks import VOCAB, reversal_data
 
@@ -40,9 +40,9 @@ def test_resume_continues_bit_identically(tmp_path, sampling):
 
 def test_checkpoint_is_written_atomically_and_leaves_no_temp_file(tmp_path):
     train(_model(0), reversal_data(40, seed=1), _config(tmp_path))
-    assert sorted(os.listdir(tmp_path)) == ["last.pt"]
-    saved = torch.load(tmp_path / "last.pt", weights_only=False)
-    assert saved["loop"]["step"] == 12 and saved["config"]["batch_size"] == 8
+    assert sorted(os.listdir(tmp_path)) == ["last.pt", "train.lock"]
+    saved = load_checkpoint(tmp_path / "last.pt")
+    assert saved["loop"]["step"] == 12 and saved["loop"]["stopped"] == "max_steps"
 
 
 def test_save_atomic_keeps_the_old_file_when_saving_fails(tmp_path):

@@ -16,7 +16,6 @@ Book: appendix "Performance".
 """
 
 import argparse
-import json
 import os
 import platform
 import subprocess
@@ -25,6 +24,8 @@ import time
 
 import numpy as np
 import torch
+
+from s2s_ref.experiments.cli import output_arg, write_json
 
 RESULTS = os.path.join("book", "appendix", "bench.json")
 
@@ -77,6 +78,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="fewer repeats, shorter budgets")
     parser.add_argument("--out", default=RESULTS)
     args = parser.parse_args(argv)
+    out = output_arg(parser, args.out)
     cuda = torch.cuda.is_available()
     res = {"machine_before": machine(), "quick": args.quick, "runs": []}
     for name, cmd in benchmarks(args.quick, cuda):
@@ -96,10 +98,7 @@ def main(argv=None):
     else:
         print("CPU vs CUDA: no GPU visible (torch.cuda.is_available() is False); not measured.")
     res["machine_after"] = machine()
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out + ".tmp", "w") as f:
-        json.dump(res, f, indent=1)
-    os.replace(args.out + ".tmp", args.out)
+    write_json(out, res)
 
 
 if __name__ == "__main__":

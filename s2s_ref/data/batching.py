@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from s2s_ref.data.splits import check_count
 from s2s_ref.data.vocab import EOS_ID, PAD_ID, SOS_ID, Vocab
 
 
@@ -18,15 +19,26 @@ def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int = PAD_ID, length: int |
     -> ids: (N, T) int64, mask: (N, T) bool (True = real token), lengths: (N,) int64
     Book: chapter 3, "Batches, padding and masks".
     """
-    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
     if len(seqs) == 0:
         raise ValueError("pad_batch: got no sequence; a batch needs at least one")
+    arrays = [np.asarray(s) for s in seqs]
+    for i, a in enumerate(arrays):
+        if a.ndim != 1:
+            raise ValueError(f"pad_batch: sequence {i} should be 1-D, got shape {a.shape}")
+        if a.size and (a.dtype == bool or not np.issubdtype(a.dtype, np.integer)):
+            raise TypeError(
+                f"pad_batch: sequence {i} holds {a.dtype} values; token ids must be integers "
+                "(a float id such as 1.7 has no token)"
+            )
+    lengths = np.array([a.size for a in arrays], dtype=np.int64)
+    if length is not None:
+        length = check_count("pad_batch", length, "length")
     T = int(lengths.max()) if length is None else length
     if lengths.max() > T:
         raise ValueError(f"pad_batch: a sequence of length {lengths.max()} does not fit in {T}")
     mask = np.arange(T)[None, :] < lengths[:, None]  # (N, T): position t is real iff t < length
     ids = np.full((len(seqs), T), pad_id, dtype=np.int64)
-    ids[mask] = np.concatenate([np.asarray(s, dtype=np.int64) for s in seqs])
+    ids[mask] = np.concatenate([a.astype(np.int64) for a in arrays])
     return ids, mask, lengths
 
 

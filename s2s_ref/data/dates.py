@@ -19,7 +19,7 @@ import re
 
 from babel.dates import format_date, get_date_format
 
-from s2s_ref.data.splits import draw_in_split
+from s2s_ref.data.splits import check_count, draw_in_split
 
 LOCALES = ("en", "de", "fr", "es", "it", "nl")
 STYLES = ("short", "medium", "long", "full")
@@ -47,7 +47,17 @@ def format_human_date(date: datetime.date, locale: str, style: str) -> str:
 
 
 def date_formats(locales=LOCALES, styles=STYLES) -> list[tuple[str, str]]:
-    """The (locale, style) pairs drawn from: all of them, except ambiguous US short dates."""
+    """The (locale, style) pairs drawn from: all of them, except ambiguous US short dates.
+
+    locales, styles: sequences of strings such as ("en", "de") and ("short", "long"); a bare
+    string is refused (it would be read letter by letter).
+    """
+    for name, value in (("locales", locales), ("styles", styles)):
+        if isinstance(value, str):
+            raise TypeError(
+                f"date_formats: {name} must be a sequence of strings, got the string {value!r}; "
+                f"write ({value!r},)"
+            )
     bad = [s for s in styles if s not in STYLES]
     if bad or not styles:
         raise ValueError(f"date_formats: styles must come from {STYLES}, got {list(styles)}")
@@ -74,6 +84,7 @@ def make_dates(
     rng: numpy.random.Generator; locales: babel locale codes; styles: a subset of STYLES.
     -> list of (list of characters, list of 10 characters "YYYY-MM-DD").
     """
+    n = check_count("make_dates", n)
     formats = date_formats(locales, styles)
     if start > end:
         raise ValueError(f"make_dates: start {start} is after end {end}")

@@ -13,7 +13,7 @@ import re
 
 from num2words import num2words
 
-from s2s_ref.data.splits import draw_in_split
+from s2s_ref.data.splits import check_count, draw_in_split
 
 GERMAN_MORPHEMES = (
     "null eins ein zwei drei vier fünf sechs sieben acht neun zehn elf zwölf "
@@ -76,6 +76,7 @@ def make_numbers(
     rng: numpy.random.Generator; target, level: as in ``number_pair``; 0 <= low < high <= 10**6
     (num2words says "eine Million" past that, outside the morpheme lexicon).
     """
+    n = check_count("make_numbers", n)
     if not 0 <= low < high <= 10**6:
         raise ValueError(f"make_numbers: need 0 <= low < high <= 10**6, got low={low}, high={high}")
     number_pair(low, target, level)  # reject bad target/level before drawing

@@ -9,6 +9,8 @@ Book: chapter 3, "A held-out set that stays held out".
 
 import hashlib
 
+import numpy as np
+
 SPLITS = ("train", "test")
 
 
@@ -22,11 +24,20 @@ def split_of(key: str, test_fraction: float = 0.1) -> str:
     return "test" if u < test_fraction else "train"
 
 
+def check_count(func: str, n, what: str = "n") -> int:
+    """Raise a sentence unless ``n`` is an integer >= 0 (a bool or a float like 2.5 is not)."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"{func}: {what} must be an integer >= 0, got {n!r}")
+    if n < 0:
+        raise ValueError(f"{func}: {what} must be an integer >= 0, got {n}")
+    return int(n)
+
+
 def check_split(split: str, test_fraction: float) -> None:
     """Raise ValueError with a sentence for an unknown split name or fraction outside (0, 1)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    if not 0 < test_fraction < 1:
+    if not (isinstance(test_fraction, (int, float)) and 0 < test_fraction < 1):
         raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction}")
 
 
@@ -36,9 +47,10 @@ def draw_in_split(draw, key, n: int, split: str, test_fraction: float, max_tries
     Raises RuntimeError if max_tries draws were not enough (the space of examples is too small
     for this split, e.g. sequences of length 1 over 3 symbols).
     """
+    n = check_count("draw_in_split", n)
     check_split(split, test_fraction)
     out = []
-    if n <= 0:
+    if n == 0:
         return out
     for _ in range(max_tries):
         example = draw()

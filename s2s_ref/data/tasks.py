@@ -8,7 +8,7 @@ Book: chapter 3, "Tasks".
 
 import string
 
-from s2s_ref.data.splits import draw_in_split
+from s2s_ref.data.splits import check_count, draw_in_split
 
 LETTERS = tuple(string.ascii_lowercase)
 
@@ -24,7 +24,9 @@ def _check_lengths(min_len: int, max_len: int) -> None:
         raise ValueError(f"need 1 <= min_len <= max_len, got min_len={min_len}, max_len={max_len}")
 
 
-def _make_sequence_task(transform, n, rng, min_len, max_len, n_symbols, split, test_fraction):
+def _make_sequence_task(name, transform, n, rng, min_len, max_len, n_symbols, split,
+                        test_fraction):  # fmt: skip
+    n = check_count(name, n)
     symbols = _symbols(n_symbols)
     _check_lengths(min_len, max_len)
 
@@ -44,7 +46,9 @@ def make_copy(n, rng, min_len=1, max_len=10, n_symbols=10, split="train", test_f
     rng: numpy.random.Generator; lengths uniform in [min_len, max_len]; symbols 'a', 'b', ...
     -> list of n (source tokens, target tokens) pairs.
     """
-    return _make_sequence_task(list, n, rng, min_len, max_len, n_symbols, split, test_fraction)
+    return _make_sequence_task(
+        "make_copy", list, n, rng, min_len, max_len, n_symbols, split, test_fraction
+    )
 
 
 def make_reverse(n, rng, min_len=1, max_len=10, n_symbols=10, split="train", test_fraction=0.1):
@@ -53,7 +57,7 @@ def make_reverse(n, rng, min_len=1, max_len=10, n_symbols=10, split="train", tes
     Same arguments as make_copy.
     """
     return _make_sequence_task(
-        lambda s: s[::-1], n, rng, min_len, max_len, n_symbols, split, test_fraction
+        "make_reverse", lambda s: s[::-1], n, rng, min_len, max_len, n_symbols, split, test_fraction
     )
 
 
@@ -62,7 +66,9 @@ def make_sort(n, rng, min_len=1, max_len=10, n_symbols=10, split="train", test_f
 
     Same arguments as make_copy.
     """
-    return _make_sequence_task(sorted, n, rng, min_len, max_len, n_symbols, split, test_fraction)
+    return _make_sequence_task(
+        "make_sort", sorted, n, rng, min_len, max_len, n_symbols, split, test_fraction
+    )
 
 
 def make_addition(n, rng, min_digits=1, max_digits=3, split="train", test_fraction=0.1):
@@ -71,6 +77,7 @@ def make_addition(n, rng, min_digits=1, max_digits=3, split="train", test_fracti
     Each operand has a number of digits uniform in [min_digits, max_digits] (no leading zeros).
     The split hashes the source, so "12+3" and "3+12" may land in different splits.
     """
+    n = check_count("make_addition", n)
     _check_lengths(min_digits, max_digits)
 
     def operand():

@@ -84,6 +84,11 @@ class Vocab:
         ids = np.asarray(ids)
         if ids.ndim != 1:
             raise ValueError(f"Vocab.decode: ids should be 1-D, got shape {ids.shape}")
+        if ids.size and (ids.dtype == bool or not np.issubdtype(ids.dtype, np.integer)):
+            raise TypeError(
+                f"Vocab.decode: ids must be integers in [0, {len(self.itos)}), got dtype "
+                f"{ids.dtype} (a mask is not a sequence of ids)"
+            )
         out = []
         for i in ids.tolist():
             if not 0 <= i < len(self.itos):

@@ -11,14 +11,15 @@ Book: chapter 3, "A real task: reading dates".
 """
 
 import argparse
-import json
 import time
 
 import numpy as np
 
+from s2s_ref.atomic import atomic_open
 from s2s_ref.data.batching import make_batch
 from s2s_ref.data.dates import date_formats, format_human_date, make_dates
 from s2s_ref.data.vocab import Vocab
+from s2s_ref.experiments.cli import output_arg, write_json
 from s2s_ref.numpy_nn.seq2seq import init_seq2seq
 from s2s_ref.numpy_nn.training import evaluate, predict, train
 
@@ -73,13 +74,16 @@ def main(out):
         "src_vocab": src_vocab.itos[4:],
         "tgt_vocab": tgt_vocab.itos[4:],
     }
-    with open(out + ".json", "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=1, ensure_ascii=False)
-    np.savez_compressed(out + ".npz", **params)
+    write_json(out + ".json", result, ensure_ascii=False)
+    with atomic_open(out + ".npz", "wb") as f:
+        np.savez_compressed(f, **params)
     print(f"{seconds:.0f} s; held-out: {result['test']}")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="s2s_ref/assets/dates", help="path without extension")
-    main(parser.parse_args().out)
+    out = parser.parse_args().out
+    for suffix in (".json", ".npz"):
+        output_arg(parser, out + suffix)
+    main(out)

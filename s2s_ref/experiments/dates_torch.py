@@ -11,7 +11,6 @@ Book: chapter 6, "Reading dates in 30 seconds".
 
 import argparse
 import datetime
-import json
 import os
 import time
 
@@ -20,7 +19,9 @@ import torch
 
 from s2s_ref.data.batching import make_batch
 from s2s_ref.data.dates import date_formats, format_human_date, make_dates
+from s2s_ref.data.splits import split_of
 from s2s_ref.data.vocab import Vocab
+from s2s_ref.experiments.cli import output_arg, positive_float, seed_arg, write_json
 from s2s_ref.metrics import exact_match
 from s2s_ref.torch_nn.search import greedy_decode
 from s2s_ref.torch_nn.seq2seq import Seq2Seq
@@ -30,11 +31,22 @@ RESULTS = os.path.join(os.path.dirname(__file__), "results", "dates_torch.json")
 TARGET_VOCAB = Vocab("0123456789-")
 
 
+def is_validation_date(pair) -> bool:
+    """True for the tenth of the train split's dates kept for validation (a hash of the date,
+    salted so that it is independent of the test split): no validation date is ever trained on."""
+    return split_of("validation " + "".join(pair[1]), 0.1) == "test"
+
+
 def make_data(seed, n_train=40_000, n_val=1_000, n_test=2_000):
-    """Train/validation from the train split (different draws), test from the held-out split."""
+    """Train and validation from the train split, on disjoint dates (``is_validation_date``), so
+    the set that picks the weights and stops training holds no training date; test from the
+    held-out split. -> (source vocabulary, train, validation, test pairs)."""
     rng = np.random.default_rng(seed)
-    train_pairs = make_dates(n_train, rng)
-    val_pairs = make_dates(n_val, rng)
+    train_pairs, val_pairs = [], []
+    while len(train_pairs) < n_train or len(val_pairs) < n_val:
+        for pair in make_dates(4096, rng):
+            (val_pairs if is_validation_date(pair) else train_pairs).append(pair)
+    train_pairs, val_pairs = train_pairs[:n_train], val_pairs[:n_val]
     test_pairs = make_dates(n_test, rng, split="test")
     chars = sorted({c for src, _ in train_pairs for c in src})
     return Vocab(chars, allow_unk=True), train_pairs, val_pairs, test_pairs
@@ -107,20 +119,19 @@ def run(seed=0, budget_s=30.0, progress=True, config=None):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--budget", type=float, default=30.0, help="training seconds at most")
+    parser.add_argument("--seed", type=seed_arg, default=0)
+    parser.add_argument("--budget", type=positive_float, default=30.0,
+                        help="training seconds at most")  # fmt: skip
     parser.add_argument("--out", default=RESULTS)
     args = parser.parse_args(argv)
+    out = output_arg(parser, args.out)
     res = run(args.seed, args.budget, progress=False)[0]
     print(
         f"test exact match {res['test_exact_match']:.4f} on {res['n_test']} held-out dates after "
         f"{res['steps']} steps, {res['train_cpu_seconds']} CPU s ({res['train_seconds']} s wall) "
         f"(load average {res['load_average_1min']} on {res['cpu_count']} CPUs)"
     )
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out + ".tmp", "w") as f:
-        json.dump(res, f, indent=1)
-    os.replace(args.out + ".tmp", args.out)
+    write_json(out, res)
 
 
 if __name__ == "__main__":

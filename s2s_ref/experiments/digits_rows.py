@@ -14,7 +14,6 @@ Book: chapter 7, "Rows of an image".
 """
 
 import argparse
-import json
 import os
 import time
 from types import SimpleNamespace
@@ -25,6 +24,7 @@ import torch
 from s2s_ref.data.batching import shift_for_decoder
 from s2s_ref.data.images import DIGIT_WORDS, load_digits_rows, load_mnist, split_indices
 from s2s_ref.data.vocab import Vocab
+from s2s_ref.experiments.cli import output_arg, positive_int, seed_arg, write_json
 from s2s_ref.torch_nn.attention_seq2seq import AttentionSeq2Seq, RowEncoder
 from s2s_ref.torch_nn.search import greedy_decode
 from s2s_ref.torch_nn.training import TrainConfig, train
@@ -95,20 +95,23 @@ def run(images, labels, seeds, epochs=25, hidden=32):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--epochs", type=int, default=25)
+    parser.add_argument("--epochs", type=positive_int, default=25)
     parser.add_argument("--mnist", default=None, help="a folder with MNIST's IDX files")
     parser.add_argument("--out", default=RESULTS)
     args = parser.parse_args(argv)
+    out = output_arg(parser, args.out)
+    try:
+        seeds = [seed_arg(s) for s in args.seeds.split(",")]
+    except argparse.ArgumentTypeError as err:
+        parser.error(f"argument --seeds: {err} (give seeds separated by commas, e.g. 0,1,2)")
     images, labels = load_mnist(args.mnist) if args.mnist else load_digits_rows()
     start = time.perf_counter()
-    runs = run(images, labels, [int(s) for s in args.seeds.split(",")], args.epochs)
+    runs = run(images, labels, seeds, args.epochs)
     res = {"dataset": "MNIST" if args.mnist else "sklearn digits 8x8", "n": len(labels),
            "test_fraction": 0.2, "epochs": args.epochs, "hidden": 32, "published": PUBLISHED,
            "runs": runs, "wall_seconds": round(time.perf_counter() - start, 1),
            "load_average_1min": round(os.getloadavg()[0], 2)}  # fmt: skip
-    with open(args.out + ".tmp", "w") as f:
-        json.dump(res, f, indent=1)
-    os.replace(args.out + ".tmp", args.out)
+    write_json(out, res)
 
 
 if __name__ == "__main__":

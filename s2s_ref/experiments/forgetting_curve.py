@@ -12,13 +12,13 @@ Book: chapter 5, "The forgetting problem, measured".
 """
 
 import argparse
-import json
 import time
 from dataclasses import asdict
 
 import numpy as np
 
 from s2s_ref.data.tasks import make_reverse
+from s2s_ref.experiments.cli import output_arg, positive_int, seed_arg, write_json
 from s2s_ref.numpy_nn.attention_seq2seq import (
     Seq2SeqConfig,
     greedy_decode,
@@ -97,16 +97,18 @@ def train(config, steps, batch, seed, lr=3e-3, max_len=MAX_LEN, log_every=0):
     return params, time.perf_counter() - start, losses
 
 
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=3000)
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--hidden", type=int, default=64)
-    ap.add_argument("--cell", default="gru")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--steps", type=positive_int, default=3000)
+    ap.add_argument("--batch", type=positive_int, default=32)
+    ap.add_argument("--hidden", type=positive_int, default=64)
+    ap.add_argument("--cell", default="gru", choices=["gru", "lstm", "rnn"])
+    ap.add_argument("--seed", type=seed_arg, default=0)
     ap.add_argument("--decoders", default="plain,bahdanau,luong,pooled")
     ap.add_argument("--out", default=None, help="write the results here (JSON)")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
+    if args.out:
+        output_arg(ap, args.out)
     results = dict(task="reversal", symbols=SYMBOLS, train_lengths=[MIN_LEN, MAX_LEN])
     results.update(steps=args.steps, batch=args.batch, seed=args.seed, models=[])
     for decoder in args.decoders.split(","):
@@ -130,8 +132,7 @@ def main():
         model["accuracy"] = {str(L): a for L, a in acc.items()}
         results["models"].append(model)
         if args.out:  # after every model, so that an interrupted run keeps what it finished
-            with open(args.out, "w") as f:
-                json.dump(results, f, indent=1)
+            write_json(args.out, results)
 
 
 if __name__ == "__main__":

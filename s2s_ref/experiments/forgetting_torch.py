@@ -10,7 +10,6 @@ Book: chapter 7, "The forgetting curve at length 60".
 """
 
 import argparse
-import json
 import os
 import time
 
@@ -20,6 +19,7 @@ import torch
 from s2s_ref.data.batching import make_batch
 from s2s_ref.data.tasks import make_reverse
 from s2s_ref.data.vocab import Vocab
+from s2s_ref.experiments.cli import output_arg, positive_float, seed_arg, write_json
 from s2s_ref.metrics import token_accuracy
 from s2s_ref.torch_nn.attention_seq2seq import AttentionSeq2Seq
 from s2s_ref.torch_nn.search import greedy_decode
@@ -60,11 +60,13 @@ def run_one(decoder, budget_s, seed=0, n_train=20_000):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--budget", type=float, default=120.0, help="CPU seconds per model")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--budget", type=positive_float, default=120.0,
+                        help="CPU seconds per model")  # fmt: skip
+    parser.add_argument("--seed", type=seed_arg, default=0)
     parser.add_argument("--decoders", default="plain,bahdanau,luong")
     parser.add_argument("--out", default=RESULTS)
     args = parser.parse_args(argv)
+    out = output_arg(parser, args.out)
     res = {"task": "reversal", "train_lengths": [MIN_LEN, MAX_LEN], "symbols": SYMBOLS,
            "budget_cpu_s": args.budget, "seed": args.seed, "hidden": 64, "models": []}  # fmt: skip
     start = time.perf_counter()
@@ -72,9 +74,7 @@ def main(argv=None):
         res["models"].append(run_one(decoder, args.budget, args.seed))
         res["load_average_1min"] = round(os.getloadavg()[0], 2)
         res["wall_seconds_total"] = round(time.perf_counter() - start, 1)
-        with open(args.out + ".tmp", "w") as f:  # after every model: an interrupted run keeps it
-            json.dump(res, f, indent=1)
-        os.replace(args.out + ".tmp", args.out)
+        write_json(out, res)  # after every model: an interrupted run keeps it
 
 
 if __name__ == "__main__":

@@ -15,11 +15,11 @@ Book: chapter 2, "A long gap".
 """
 
 import argparse
-import json
 import time
 
 import numpy as np
 
+from s2s_ref.experiments.cli import output_arg, positive_int, write_json
 from s2s_ref.numpy_nn.clip import clip_by_global_norm
 from s2s_ref.numpy_nn.gru import gru_backward, gru_forward
 from s2s_ref.numpy_nn.loss import softmax_cross_entropy
@@ -98,6 +98,8 @@ def forward_backward(model, params, x, y):
 
 def run(model, gap, seed, H=32, batch=64, steps=1500, lr=1e-2, max_norm=1.0, keep_bias=3.0):
     """Train one model on one gap length -> dict with held-out accuracy and the curve."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"long_gap.run: steps must be an integer >= 1, got {steps!r}")
     rng = np.random.default_rng(seed)
     params = init_params(rng, model, H, keep_bias)
     opt = Adam(lr=lr)
@@ -130,10 +132,11 @@ def run(model, gap, seed, H=32, batch=64, steps=1500, lr=1e-2, max_norm=1.0, kee
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="book/ch02/long_gap.json")
-    parser.add_argument("--gaps", type=int, nargs="+", default=[5, 10, 20, 40, 80])
-    parser.add_argument("--seeds", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--gaps", type=positive_int, nargs="+", default=[5, 10, 20, 40, 80])
+    parser.add_argument("--seeds", type=positive_int, default=2)
+    parser.add_argument("--steps", type=positive_int, default=2000)
     args = parser.parse_args(argv)
+    out = output_arg(parser, args.out)
     start = time.perf_counter()
     results = []
     for gap in args.gaps:
@@ -150,9 +153,8 @@ def main(argv=None):
     settings = {"K": K, "H": 32, "batch": 64, "max_steps": args.steps, "lr": 1e-2,
                 "max_norm": 1.0, "held_out": 1000}  # fmt: skip
     settings["seconds"] = round(time.perf_counter() - start)
-    with open(args.out, "w") as f:
-        json.dump({"settings": settings, "runs": results}, f, indent=1)
-    print(f"wrote {args.out} in {settings['seconds']} s")
+    write_json(out, {"settings": settings, "runs": results})
+    print(f"wrote {out} in {settings['seconds']} s")
 
 
 if __name__ == "__main__":

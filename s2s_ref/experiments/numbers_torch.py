@@ -25,6 +25,7 @@ from s2s_ref.data.batching import make_batch
 from s2s_ref.data.numbers import make_numbers, number_pair
 from s2s_ref.data.splits import split_of
 from s2s_ref.data.vocab import Vocab
+from s2s_ref.experiments.cli import output_arg, positive_float, seed_arg, write_json
 from s2s_ref.metrics import exact_match
 from s2s_ref.torch_nn.attention_seq2seq import AttentionSeq2Seq
 from s2s_ref.torch_nn.search import beam_search, greedy_decode
@@ -152,15 +153,16 @@ def run(seed=0, budget_s=90.0, progress=False):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--budget", type=float, default=90.0, help="training CPU seconds at most")
+    parser.add_argument("--seed", type=seed_arg, default=0)
+    parser.add_argument(
+        "--budget", type=positive_float, default=90.0, help="training CPU seconds at most"
+    )
     parser.add_argument("--out", default=RESULTS)
     args = parser.parse_args(argv)
+    out = output_arg(parser, args.out)
     res = run(args.seed, args.budget)
     print(json.dumps({k: v for k, v in res.items() if k not in ("history", "maps")}, indent=1))
-    with open(args.out + ".tmp", "w") as f:
-        json.dump(res, f, indent=1)
-    os.replace(args.out + ".tmp", args.out)
+    write_json(out, res)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ Book: chapter 3, "Where it breaks: longer inputs".
 """
 
 import argparse
-import json
 import time
 
 import numpy as np
@@ -19,6 +18,7 @@ import numpy as np
 from s2s_ref.data.batching import make_batch
 from s2s_ref.data.tasks import make_reverse
 from s2s_ref.data.vocab import Vocab
+from s2s_ref.experiments.cli import output_arg, write_json
 from s2s_ref.metrics import accuracy_by_length
 from s2s_ref.numpy_nn.seq2seq import init_seq2seq
 from s2s_ref.numpy_nn.training import evaluate, predict, train
@@ -65,12 +65,11 @@ def main(out):
             k: {"token_acc": a, "exact": e, "n": n} for k, (a, e, n) in by_length.items()
         },
     }
-    with open(out, "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=1)
+    write_json(out, result)
     print(f"{seconds:.0f} s; " + ", ".join(f"{k}: {a:.3f}" for k, (a, _, _) in by_length.items()))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="book/ch03/lengths.json")
-    main(parser.parse_args().out)
+    main(output_arg(parser, parser.parse_args().out))

@@ -13,7 +13,6 @@ Book: chapter 4, "Exposure bias, measured", "Scheduled sampling", "Beam search, 
 """
 
 import argparse
-import json
 import time
 
 import numpy as np
@@ -22,6 +21,7 @@ from s2s_ref.data.batching import make_batch
 from s2s_ref.data.tasks import make_reverse
 from s2s_ref.data.vocab import Vocab
 from s2s_ref.decoding import beam_search
+from s2s_ref.experiments.cli import output_arg, write_json
 from s2s_ref.metrics import exact_match, token_accuracy
 from s2s_ref.numpy_nn.seq2seq import decoder_step_fn, init_seq2seq, initial_state, seq2seq_forward
 from s2s_ref.numpy_nn.training import evaluate, predict, train
@@ -141,11 +141,10 @@ def main(out):
         "per_position": per_position(models["always"], test, vocab),
         "beam": {name: beam_table(models[name], test, vocab) for name in ("always", "fixed 0.5")},
     }
-    with open(out, "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=1)
+    write_json(out, result)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="book/ch04/tf.json")
-    main(parser.parse_args().out)
+    main(output_arg(parser, parser.parse_args().out))

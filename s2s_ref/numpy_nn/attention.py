@@ -15,7 +15,7 @@ Book: chapter 5, "Scoring functions" and "Attention, backward".
 
 import numpy as np
 
-from s2s_ref.shapes import check_shapes
+from s2s_ref.shapes import as_float, check_shapes
 
 
 def masked_softmax(scores, mask):
@@ -25,8 +25,11 @@ def masked_softmax(scores, mask):
     Stable: the row maximum over real positions is subtracted first. Padded scores are never
     exponentiated (not even as -inf), so a padded score that is huge, inf or NaN changes nothing.
     A row without a real key has no distribution: it raises ValueError instead of giving NaN.
+    Integer scores are computed exactly in float64 (see shapes.as_float), never truncated.
     Book: chapter 5, "Masking".
     """
+    check_shapes("masked_softmax", scores=(scores, "N S"), mask=(mask, "N S"))
+    (scores,) = as_float("masked_softmax", scores=scores)
     mask = np.asarray(mask)
     if mask.dtype != bool:
         raise TypeError(f"attention: mask must be boolean (True = real key), got {mask.dtype}")
@@ -47,7 +50,25 @@ def masked_softmax_backward(dweights, weights):
     dweights: (N, S), weights: (N, S) -> dscores: (N, S); 0 on padded positions, where a_s = 0.
     Book: chapter 5, "Attention, backward".
     """
+    check_shapes("masked_softmax_backward", dweights=(dweights, "{} {}".format(*np.shape(weights))))
+    dweights, weights = as_float("masked_softmax_backward", dweights=dweights, weights=weights)
     return weights * (dweights - (weights * dweights).sum(axis=1, keepdims=True))
+
+
+def _real_keys(func, q, k, v, mask, **params):
+    """The float arrays of an attention forward, with k and v set to 0 on padded positions
+    (np.where, not a product), so that inf or NaN there cannot reach the context or dq."""
+    q, k, v, *params = as_float(func, q=q, k=k, v=v, **params)
+    real = np.asarray(mask)[:, :, None]
+    if real.dtype != bool:
+        raise TypeError(f"{func}: mask must be boolean (True = real key), got {real.dtype}")
+    return q, np.where(real, k, k.dtype.type(0)), np.where(real, v, v.dtype.type(0)), *params
+
+
+def _check_dcontext(func, dcontext, v):
+    """dcontext must be (N, Hv), as the context was; -> it as a float array."""
+    check_shapes(func, dcontext=(dcontext, f"{v.shape[0]} {v.shape[2]}"))
+    return as_float(func, dcontext=dcontext)[0]
 
 
 def _read(scores, v, mask):
@@ -75,6 +96,7 @@ def dot_attention_forward(q, k, v, mask, scale=False):
     check_shapes(
         "dot_attention_forward", q=(q, "N H"), k=(k, "N S H"), v=(v, "N S Hv"), mask=(mask, "N S")
     )
+    q, k, v = _real_keys("dot_attention_forward", q, k, v, mask)
     c = 1 / float(np.sqrt(q.shape[1])) if scale else 1.0  # a Python float keeps float32
     scores = (k @ q[:, :, None])[:, :, 0] * c
     context, weights = _read(scores, v, mask)
@@ -87,6 +109,7 @@ def dot_attention_backward(dcontext, cache):
     Book: chapter 5, "Attention, backward".
     """
     q, k, v, weights, c = cache
+    dcontext = _check_dcontext("dot_attention_backward", dcontext, v)
     dscores, dv = _read_backward(dcontext, weights, v)
     dscores = dscores * c
     dq = (dscores[:, None, :] @ k)[:, 0]
@@ -105,6 +128,7 @@ def general_attention_forward(q, k, v, mask, W):
         "general_attention_forward", q=(q, "N Hq"), k=(k, "N S Hk"), v=(v, "N S Hv"),
         mask=(mask, "N S"), W=(W, "Hq Hk"),
     )  # fmt: skip
+    q, k, v, W = _real_keys("general_attention_forward", q, k, v, mask, W=W)
     qW = q @ W  # (N, Hk): the query moved into key space once, not once per key
     scores = (k @ qW[:, :, None])[:, :, 0]
     context, weights = _read(scores, v, mask)
@@ -117,6 +141,7 @@ def general_attention_backward(dcontext, cache):
     Book: chapter 5, "Attention, backward".
     """
     q, k, v, W, qW, weights = cache
+    dcontext = _check_dcontext("general_attention_backward", dcontext, v)
     dscores, dv = _read_backward(dcontext, weights, v)
     dqW = (dscores[:, None, :] @ k)[:, 0]
     dk = dscores[:, :, None] * qW[:, None, :]
@@ -134,6 +159,7 @@ def additive_attention_forward(q, k, v, mask, Wq, Wk, w):
         "additive_attention_forward", q=(q, "N Hq"), k=(k, "N S Hk"), v=(v, "N S Hv"),
         mask=(mask, "N S"), Wq=(Wq, "Hq A"), Wk=(Wk, "Hk A"), w=(w, "A"),
     )  # fmt: skip
+    q, k, v, Wq, Wk, w = _real_keys("additive_attention_forward", q, k, v, mask, Wq=Wq, Wk=Wk, w=w)
     hidden = np.tanh((q @ Wq)[:, None, :] + k @ Wk)  # (N, S, A): the query broadcast over keys
     scores = hidden @ w
     context, weights = _read(scores, v, mask)
@@ -147,6 +173,7 @@ def additive_attention_backward(dcontext, cache):
     Book: chapter 5, "Attention, backward".
     """
     q, k, v, Wq, Wk, w, hidden, weights = cache
+    dcontext = _check_dcontext("additive_attention_backward", dcontext, v)
     dscores, dv = _read_backward(dcontext, weights, v)
     dw = dscores.reshape(-1) @ hidden.reshape(-1, hidden.shape[2])
     dpre = dscores[:, :, None] * w * (1 - hidden**2)  # (N, S, A); tanh' = 1 - tanh^2
@@ -168,6 +195,7 @@ def pooled_attention_forward(q, k, v, mask, Wk, w):
         "pooled_attention_forward", q=(q, "N Hq"), k=(k, "N S Hk"), v=(v, "N S Hv"),
         mask=(mask, "N S"), Wk=(Wk, "Hk A"), w=(w, "A"),
     )  # fmt: skip
+    q, k, v, Wk, w = _real_keys("pooled_attention_forward", q, k, v, mask, Wk=Wk, w=w)
     hidden = np.tanh(k @ Wk)  # (N, S, A): no query anywhere
     context, weights = _read(hidden @ w, v, mask)
     return context, weights, (q, k, v, Wk, w, hidden, weights)
@@ -179,6 +207,7 @@ def pooled_attention_backward(dcontext, cache):
     Book: chapter 5, "Is it really attention?".
     """
     q, k, v, Wk, w, hidden, weights = cache
+    dcontext = _check_dcontext("pooled_attention_backward", dcontext, v)
     dscores, dv = _read_backward(dcontext, weights, v)
     dw = dscores.reshape(-1) @ hidden.reshape(-1, hidden.shape[2])
     dpre = dscores[:, :, None] * w * (1 - hidden**2)  # (N, S, A)

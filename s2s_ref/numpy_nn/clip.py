@@ -5,6 +5,8 @@ Book: chapter 1, "Clipping".
 
 import numpy as np
 
+from s2s_ref.shapes import as_float
+
 
 def clip_by_global_norm(grads, max_norm):
     """Scale all gradients together so that their joint L2 norm is at most max_norm.
@@ -13,9 +15,19 @@ def clip_by_global_norm(grads, max_norm):
     -> (clipped: list of new arrays, total_norm: the norm before clipping)
     The direction of the update is kept; only its length shrinks. The inputs are not modified.
     Same rule as torch.nn.utils.clip_grad_norm_ (scale = max_norm / (norm + 1e-6), if below 1).
+    A gradient holding inf or NaN has no direction to keep: FloatingPointError names it (the
+    update should be skipped or the learning rate lowered), instead of a NaN scale that would
+    zero the finite gradients.
     """
-    if not max_norm > 0:
-        raise ValueError(f"clip_by_global_norm: max_norm must be > 0, got {max_norm}")
+    if not (isinstance(max_norm, (int, float, np.number)) and 0 < max_norm < np.inf):
+        raise ValueError(f"clip_by_global_norm: max_norm must be > 0 and finite, got {max_norm}")
+    grads = as_float("clip_by_global_norm", **{f"grads[{i}]": g for i, g in enumerate(grads)})
+    bad = [i for i, g in enumerate(grads) if not np.isfinite(g).all()]
+    if bad:
+        raise FloatingPointError(
+            f"clip_by_global_norm: gradient(s) {bad} hold inf or NaN; their norm is undefined "
+            "(skip this update or lower the learning rate)"
+        )
     total_norm = float(np.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads)))
     scale = min(1.0, max_norm / (total_norm + 1e-6))
-    return [np.asarray(g) * np.asarray(scale, dtype=np.asarray(g).dtype) for g in grads], total_norm
+    return [g * np.asarray(scale, dtype=g.dtype) for g in grads], total_norm

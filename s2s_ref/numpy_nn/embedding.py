@@ -5,7 +5,7 @@ Book: chapter 3, "Embeddings".
 
 import numpy as np
 
-from s2s_ref.shapes import check_shapes
+from s2s_ref.shapes import as_float, check_shapes
 
 
 def embedding_forward(ids, W):
@@ -15,6 +15,7 @@ def embedding_forward(ids, W):
     Book: chapter 3, "Embeddings".
     """
     check_shapes("embedding_forward", ids=(ids, "N T"), W=(W, "V E"))
+    (W,) = as_float("embedding_forward", W=W)
     ids = np.asarray(ids)
     if not np.issubdtype(ids.dtype, np.integer):
         raise TypeError(f"embedding_forward: ids must be integers, got dtype {ids.dtype}")
@@ -37,7 +38,8 @@ def embedding_backward(dout, cache):
     which would keep only the last).
     """
     ids, (V, E), dtype = cache
-    check_shapes("embedding_backward", dout=(dout, "N T E"), ids=(ids, "N T"))
+    check_shapes("embedding_backward", dout=(dout, "{} {} {}".format(*ids.shape, E)))
+    (dout,) = as_float("embedding_backward", dout=dout)
     dW = np.zeros((V, E), dtype=dtype)
     np.add.at(dW, ids, dout)
     return dW

@@ -9,7 +9,7 @@ Book: chapter 2, "The GRU cell" and "Backward through the GRU".
 import numpy as np
 
 from s2s_ref.numpy_nn.activations import sigmoid
-from s2s_ref.shapes import ShapeError, check_shapes
+from s2s_ref.shapes import ShapeError, as_float, check_shapes
 
 
 def gru_step_forward(x, h_prev, Wx, Wh, bx, bh):
@@ -28,6 +28,9 @@ def gru_step_forward(x, h_prev, Wx, Wh, bx, bh):
         "gru_step_forward", x=(x, "N D"), h_prev=(h_prev, "N H"), Wx=(Wx, "D 3H"),
         Wh=(Wh, "H 3H"), bx=(bx, "3H"), bh=(bh, "3H"),
     )  # fmt: skip
+    x, h_prev, Wx, Wh, bx, bh = as_float(
+        "gru_step_forward", x=x, h_prev=h_prev, Wx=Wx, Wh=Wh, bx=bx, bh=bh
+    )
     ax = x @ Wx + bx
     ah = h_prev @ Wh + bh
     N, H = h_prev.shape
@@ -48,6 +51,8 @@ def gru_step_backward(dh_next, cache):
     """
     x, h_prev, Wx, Wh, rz, n, ah_n = cache
     N, H = h_prev.shape
+    check_shapes("gru_step_backward", dh_next=(dh_next, f"{N} {H}"))
+    (dh_next,) = as_float("gru_step_backward", dh_next=dh_next)
     dax, dah = np.empty((N, 3 * H), dtype=n.dtype), np.empty((N, 3 * H), dtype=n.dtype)
     dh_prev = _cell_backward(dh_next, h_prev, rz, n, ah_n, dax, dah)
     dh_prev += dah @ Wh.T
@@ -71,6 +76,7 @@ def gru_forward(x, h0, Wx, Wh, bx, bh):
         "gru_forward", x=(x, "N T D"), h0=(h0, "N H"), Wx=(Wx, "D 3H"), Wh=(Wh, "H 3H"),
         bx=(bx, "3H"), bh=(bh, "3H"),
     )  # fmt: skip
+    x, h0, Wx, Wh, bx, bh = as_float("gru_forward", x=x, h0=h0, Wx=Wx, Wh=Wh, bx=bx, bh=bh)
     N, T, D = x.shape
     H = h0.shape[1]
     x_tm = x.transpose(1, 0, 2).reshape(T * N, D)  # (T*N, D), a time-major copy
@@ -103,6 +109,7 @@ def gru_backward(dh, cache):
     x_tm, h0, Wx, Wh, rz, n, ah_n, h = cache
     T, N, H = h.shape
     check_shapes("gru_backward", dh=(dh, f"{N} {T} {H}"))
+    (dh,) = as_float("gru_backward", dh=dh)
     dh_tm = dh.transpose(1, 0, 2)  # (T, N, H) view
     dax = np.empty((T, N, 3 * H), dtype=h.dtype)
     dah = np.empty_like(dax)
@@ -112,9 +119,9 @@ def gru_backward(dh, cache):
         h_prev = h[t - 1] if t > 0 else h0
         dh_next = _cell_backward(dh_tm[t] + dh_next, h_prev, rz[t], n[t], ah_n[t], dax[t], dah[t])
         dh_next += dah[t] @ Wh_T
-    h_prev = np.concatenate([h0[None], h[:-1]]).reshape(T * N, H)  # the h each step read
+    h_prev = np.concatenate([h0[None], h])[:T].reshape(T * N, H)  # the h each step read
     dax_rows, dah_rows = dax.reshape(T * N, 3 * H), dah.reshape(T * N, 3 * H)
-    dx = (dax_rows @ Wx.T).reshape(T, N, -1).transpose(1, 0, 2)  # (N, T, D)
+    dx = (dax_rows @ Wx.T).reshape(T, N, Wx.shape[0]).transpose(1, 0, 2)  # (N, T, D)
     dWx = x_tm.T @ dax_rows
     dWh = h_prev.T @ dah_rows
     return np.ascontiguousarray(dx), dh_next, dWx, dWh, dax_rows.sum(0), dah_rows.sum(0)

@@ -7,7 +7,7 @@ Book: chapter 2, "The LSTM cell" and "Backward through the LSTM".
 
 import numpy as np
 
-from s2s_ref.shapes import ShapeError, check_shapes
+from s2s_ref.shapes import ShapeError, as_float, check_shapes
 
 
 def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
@@ -26,6 +26,9 @@ def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
         "lstm_step_forward", x=(x, "N D"), h_prev=(h_prev, "N H"), c_prev=(c_prev, "N H"),
         Wx=(Wx, "D 4H"), Wh=(Wh, "H 4H"), b=(b, "4H"),
     )  # fmt: skip
+    x, h_prev, c_prev, Wx, Wh, b = as_float(
+        "lstm_step_forward", x=x, h_prev=h_prev, c_prev=c_prev, Wx=Wx, Wh=Wh, b=b
+    )
     gates = x @ Wx + h_prev @ Wh + b  # (N, 4H) pre-activations, turned into gates in place
     c_next, tanh_c, h_next = (np.empty(c_prev.shape, dtype=gates.dtype) for _ in range(3))
     _cell_forward(gates, c_prev, c_next, tanh_c, h_next)
@@ -41,6 +44,9 @@ def lstm_step_backward(dh_next, dc_next, cache):
     Book: chapter 2, "Backward through the LSTM".
     """
     x, h_prev, c_prev, Wx, Wh, gates, tanh_c = cache
+    state = "{} {}".format(*tanh_c.shape)
+    check_shapes("lstm_step_backward", dh_next=(dh_next, state), dc_next=(dc_next, state))
+    dh_next, dc_next = as_float("lstm_step_backward", dh_next=dh_next, dc_next=dc_next)
     da = np.empty_like(gates)  # dL/da for the stacked pre-activations, (N, 4H)
     slope, dh_dc = _local_derivatives(gates, tanh_c)
     dc_prev = _cell_backward(dh_next, dc_next, c_prev, gates, tanh_c, slope, dh_dc, da)
@@ -68,6 +74,7 @@ def lstm_forward(x, h0, c0, Wx, Wh, b):
         "lstm_forward", x=(x, "N T D"), h0=(h0, "N H"), c0=(c0, "N H"), Wx=(Wx, "D 4H"),
         Wh=(Wh, "H 4H"), b=(b, "4H"),
     )  # fmt: skip
+    x, h0, c0, Wx, Wh, b = as_float("lstm_forward", x=x, h0=h0, c0=c0, Wx=Wx, Wh=Wh, b=b)
     N, T, D = x.shape
     H = h0.shape[1]
     x_tm = x.transpose(1, 0, 2).reshape(T * N, D)  # (T*N, D), a time-major copy
@@ -99,6 +106,7 @@ def lstm_backward(dh, cache):
     x_tm, h0, c0, Wx, Wh, gates, c, tanh_c, h = cache
     T, N, H = h.shape
     check_shapes("lstm_backward", dh=(dh, f"{N} {T} {H}"))
+    (dh,) = as_float("lstm_backward", dh=dh)
     dh_tm = dh.transpose(1, 0, 2)  # (T, N, H) view
     da = np.empty_like(gates)  # (T, N, 4H)
     dh_next = np.zeros(h0.shape, dtype=da.dtype)  # nothing flows back from after the last step
@@ -111,9 +119,9 @@ def lstm_backward(dh, cache):
             dh_tm[t] + dh_next, dc_next, c_prev, gates[t], tanh_c[t], slope, dh_dc, da[t]
         )
         dh_next = da[t] @ Wh_T
-    h_prev = np.concatenate([h0[None], h[:-1]]).reshape(T * N, H)  # the h each step read
+    h_prev = np.concatenate([h0[None], h])[:T].reshape(T * N, H)  # the h each step read
     da_rows = da.reshape(T * N, 4 * H)
-    dx = (da_rows @ Wx.T).reshape(T, N, -1).transpose(1, 0, 2)  # (N, T, D)
+    dx = (da_rows @ Wx.T).reshape(T, N, Wx.shape[0]).transpose(1, 0, 2)  # (N, T, D)
     dWx = x_tm.T @ da_rows
     dWh = h_prev.T @ da_rows
     db = da_rows.sum(axis=0)

@@ -5,7 +5,7 @@ Book: chapter 1, "The recurrent cell" and "Backpropagation through time".
 
 import numpy as np
 
-from s2s_ref.shapes import check_shapes
+from s2s_ref.shapes import as_float, check_shapes
 
 
 def rnn_step_forward(x, h_prev, Wx, Wh, b):
@@ -18,6 +18,7 @@ def rnn_step_forward(x, h_prev, Wx, Wh, b):
         "rnn_step_forward", x=(x, "N D"), h_prev=(h_prev, "N H"), Wx=(Wx, "D H"),
         Wh=(Wh, "H H"), b=(b, "H"),
     )  # fmt: skip
+    x, h_prev, Wx, Wh, b = as_float("rnn_step_forward", x=x, h_prev=h_prev, Wx=Wx, Wh=Wh, b=b)
     h_next = np.tanh(x @ Wx + h_prev @ Wh + b)
     cache = (x, h_prev, Wx, Wh, h_next)
     return h_next, cache
@@ -30,6 +31,8 @@ def rnn_step_backward(dh_next, cache):
     Book: chapter 1, "Backpropagation through time".
     """
     x, h_prev, Wx, Wh, h_next = cache
+    check_shapes("rnn_step_backward", dh_next=(dh_next, "{} {}".format(*h_next.shape)))
+    (dh_next,) = as_float("rnn_step_backward", dh_next=dh_next)
     da = dh_next * (1 - h_next**2)  # tanh'(a) = 1 - tanh(a)^2: reuse the output
     dx = da @ Wx.T
     dh_prev = da @ Wh.T
@@ -50,6 +53,7 @@ def rnn_forward(x, h0, Wx, Wh, b):
         "rnn_forward", x=(x, "N T D"), h0=(h0, "N H"), Wx=(Wx, "D H"), Wh=(Wh, "H H"),
         b=(b, "H"),
     )  # fmt: skip
+    x, h0, Wx, Wh, b = as_float("rnn_forward", x=x, h0=h0, Wx=Wx, Wh=Wh, b=b)
     N, T, _ = x.shape
     h = np.empty((N, T, h0.shape[1]), dtype=np.result_type(x, h0, Wx))
     h_prev = h0
@@ -69,7 +73,8 @@ def rnn_backward(dh, cache):
     Book: chapter 1, "Backpropagation through time".
     """
     x, h0, Wx, Wh, h = cache
-    check_shapes("rnn_backward", dh=(dh, "N T H"), h=(h, "N T H"))
+    check_shapes("rnn_backward", dh=(dh, "{} {} {}".format(*h.shape)))
+    (dh,) = as_float("rnn_backward", dh=dh)
     T = x.shape[1]
     dx = np.empty_like(x)
     dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros(Wh.shape[0], dtype=Wh.dtype)

@@ -22,11 +22,13 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
+from s2s_ref.atomic import check_output
 from s2s_ref.data.batching import make_batch
 from s2s_ref.data.tasks import make_reverse
 from s2s_ref.data.vocab import Vocab
 from s2s_ref.torch_nn.attention_seq2seq import AttentionSeq2Seq
 from s2s_ref.torch_nn.loss import masked_cross_entropy
+from s2s_ref.torch_nn.training import save_atomic
 
 
 def reversal_data(n=2048, seed=0):
@@ -87,6 +89,7 @@ def worker(rank, world_size, port, steps, batch_size, out_path):
 
     The entry point for ``torch.multiprocessing.spawn`` (tests, notebooks) without torchrun.
     """
+    check_output(out_path)
     dist.init_process_group(
         "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size
     )
@@ -96,7 +99,7 @@ def worker(rank, world_size, port, steps, batch_size, out_path):
         model = DistributedDataParallel(make_model(V))
         train_steps(model, data, steps, batch_size, rank=rank, world_size=world_size)
         if rank == 0:
-            torch.save(model.module.state_dict(), out_path)
+            save_atomic(model.module.state_dict(), out_path)
     finally:
         dist.destroy_process_group()
 
@@ -107,6 +110,11 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=64, help="the global batch")
     parser.add_argument("--out", default=None, help="rank 0 saves the final weights here")
     args = parser.parse_args(argv)
+    if args.out:
+        try:
+            check_output(args.out)
+        except OSError as err:
+            parser.error(str(err))
     cuda = torch.cuda.is_available()
     dist.init_process_group("nccl" if cuda else "gloo")  # reads torchrun's environment
     rank, world = dist.get_rank(), dist.get_world_size()
@@ -120,7 +128,7 @@ def main(argv=None):
         print(f"{world} processes, {args.steps} steps of {args.batch_size}: loss "
               f"{losses[0]:.3f} -> {losses[-1]:.3f}")  # fmt: skip
         if args.out:
-            torch.save(model.module.state_dict(), args.out)
+            save_atomic(model.module.state_dict(), args.out)
     dist.destroy_process_group()
 
 

@@ -9,7 +9,14 @@ Book: chapter 6, "Batched decoding" (chapter 4 for the algorithms).
 import numpy as np
 import torch
 
-from s2s_ref.decoding import Hypothesis, length_penalty
+from s2s_ref.decoding import Hypothesis, check_log_probs, check_search_args, length_penalty
+
+
+def _check(func, log_probs, eos_id):
+    """check_log_probs on a (B, V) tensor: one host sync per step."""
+    lp = log_probs.float()
+    nan, pos_inf, top = torch.stack([lp.isnan().any(), lp.isposinf().any(), lp.max()]).tolist()
+    check_log_probs(func, log_probs.shape[1], eos_id, bool(nan), bool(pos_inf), top)
 
 
 def _reorder(state, index):
@@ -25,8 +32,14 @@ def greedy_decode(model, src, src_mask, sos_id, eos_id, max_len, pad_id=0):
 
     src, src_mask: (N, S) on the model's device
     -> tokens (N, L) with EOS included and pad_id after it, lengths (N,), log_probs (N,), tensors.
+    N = 0 gives empty results; bad arguments and step outputs raise ValueError (as in
+    s2s_ref.decoding).
     Book: chapter 6, "Batched decoding".
     """
+    check_search_args("greedy_decode", src.shape[0], sos_id, eos_id, max_len)
+    if src.shape[0] == 0:
+        empty = torch.zeros(0, dtype=torch.long, device=src.device)
+        return empty.view(0, 0), empty, torch.zeros(0, device=src.device)
     context, state = model.encode(src, src_mask)
     N, device = src.shape[0], src.device
     tokens = torch.full((N,), sos_id, dtype=torch.long, device=device)
@@ -36,6 +49,7 @@ def greedy_decode(model, src, src_mask, sos_id, eos_id, max_len, pad_id=0):
     finished = torch.zeros(N, dtype=torch.bool, device=device)
     for t in range(max_len):
         log_probs, state = model.step(tokens, context, state)  # (N, V)
+        _check("greedy_decode", log_probs, eos_id)
         best, tokens = log_probs.max(dim=1)
         alive = ~finished
         out[:, t] = torch.where(alive, tokens, out[:, t])
@@ -61,8 +75,9 @@ def beam_search(
     divided by length_penalty(len, alpha, penalty), len counting the EOS.
     Book: chapter 6, "Batched decoding" (chapter 4, "Beam search").
     """
-    if beam_size < 1 or max_len < 1:
-        raise ValueError(f"need beam_size >= 1 and max_len >= 1, got {beam_size}, {max_len}")
+    check_search_args("beam_search", src.shape[0], sos_id, eos_id, max_len, beam_size)
+    if src.shape[0] == 0:
+        return []
     N, K, device = src.shape[0], beam_size, src.device
     context, state = model.encode(src, src_mask)
     copies = torch.arange(N, device=device).repeat_interleave(K)  # K copies of each source
@@ -75,6 +90,7 @@ def beam_search(
     lp_max = float(length_penalty(max_len, alpha, penalty))
     for t in range(max_len):
         log_probs, state = model.step(tokens, context, state)  # (N * K, V)
+        _check("beam_search", log_probs, eos_id)
         V = log_probs.shape[1]
         flat = (scores[:, :, None] + log_probs.double().view(N, K, V)).view(N, K * V)
         top, order = torch.sort(flat, dim=1, descending=True, stable=True)
