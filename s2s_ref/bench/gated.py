@@ -12,7 +12,7 @@ Run: ``python -m s2s_ref.bench.gated [--repeats R] [--threads K] [--clock wall|c
 median of R runs of each, the ratios to torch, and the load average. For a fair comparison on a
 busy machine, run both libraries on one thread and measure CPU time:
 ``OPENBLAS_NUM_THREADS=1 python -m s2s_ref.bench.gated --threads 1 --clock cpu``.
-Budget (COURSE.md section 9): numpy seq / torch <= 1.5 at N=64, T=50, D=H=128, float32.
+Budget: numpy seq / torch <= 1.5 at N=64, T=50, D=H=128, float32.
 Book: chapter 2, "How fast is the NumPy LSTM?".
 """
 

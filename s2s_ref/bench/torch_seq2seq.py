@@ -16,7 +16,7 @@ Run: ``python -m s2s_ref.bench.torch_seq2seq [--budget 40] [--target 0.9] [--dev
 Prints target tokens per second of training (CPU seconds on the CPU, wall seconds on CUDA),
 seconds to reach ``target`` exact match on 500 validation dates (evaluation excluded), and the
 ratios to the reference.
-Budget (COURSE.md section 9): the reference at least 3x faster than the step-by-step decoder.
+Budget: the reference at least 3x faster than the step-by-step decoder.
 Book: chapter 6, "The training loop"; appendix "Performance".
 """
 
