@@ -261,10 +261,19 @@ def test_clip_by_global_norm_refuses_a_non_finite_gradient_by_position(poison):
     assert np.isnan(grads[1][1]) or np.isinf(grads[1][1])  # the inputs are untouched
 
 
-@pytest.mark.parametrize("bad", [np.inf, np.nan, "1"])
+@pytest.mark.parametrize("bad", [np.nan, 0.0, -1.0, "1"])
 def test_clip_by_global_norm_refuses_impossible_max_norms(bad):
-    with pytest.raises(ValueError, match="max_norm must be > 0 and finite"):
+    with pytest.raises(ValueError, match="max_norm must be a number > 0"):
         clip_by_global_norm([np.ones(2)], bad)
+
+
+def test_clip_by_global_norm_with_an_infinite_max_norm_never_clips():
+    # The book's runs without clipping use max_norm=np.inf, as torch's clip_grad_norm_ allows.
+    grads = [np.full((2, 3), 1e3), np.ones(4)]
+    clipped, norm = clip_by_global_norm(grads, np.inf)
+    assert norm == pytest.approx(np.sqrt(6e6 + 4))
+    for g, c in zip(grads, clipped):
+        np.testing.assert_array_equal(c, g)
 
 
 @pytest.mark.parametrize("n, t", [(0, 3), (2, 0), (0, 0)])

@@ -11,7 +11,8 @@ from s2s_ref.shapes import as_float
 def clip_by_global_norm(grads, max_norm):
     """Scale all gradients together so that their joint L2 norm is at most max_norm.
 
-    grads: sequence of arrays of any shapes; max_norm: float > 0
+    grads: sequence of arrays of any shapes; max_norm: float > 0 (np.inf: record the norm, never
+    clip, as torch.nn.utils.clip_grad_norm_ does)
     -> (clipped: list of new arrays, total_norm: the norm before clipping)
     The direction of the update is kept; only its length shrinks. The inputs are not modified.
     Same rule as torch.nn.utils.clip_grad_norm_ (scale = max_norm / (norm + 1e-6), if below 1).
@@ -19,8 +20,8 @@ def clip_by_global_norm(grads, max_norm):
     update should be skipped or the learning rate lowered), instead of a NaN scale that would
     zero the finite gradients.
     """
-    if not (isinstance(max_norm, (int, float, np.number)) and 0 < max_norm < np.inf):
-        raise ValueError(f"clip_by_global_norm: max_norm must be > 0 and finite, got {max_norm}")
+    if not (isinstance(max_norm, (int, float, np.number)) and max_norm > 0):  # False for NaN
+        raise ValueError(f"clip_by_global_norm: max_norm must be a number > 0, got {max_norm!r}")
     grads = as_float("clip_by_global_norm", **{f"grads[{i}]": g for i, g in enumerate(grads)})
     bad = [i for i, g in enumerate(grads) if not np.isfinite(g).all()]
     if bad:
