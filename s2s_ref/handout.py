@@ -32,7 +32,7 @@ from s2s_ref.grading.registry import EXERCISE_MODULES, get_exercise
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 # Package modules that only maintainers run (they read solutions/ or write the hand-out).
-MAINTAINER_MODULES = ("make_exercises.py", "handout.py")
+MAINTAINER_MODULES = ("make_exercises.py", "handout.py", "bench/grade_nbgrader.py")
 # A path to a course file in an exercise's code: "../book/ch03/dates" (one level up: the notebook
 # runs in exercises/).
 _DATA_PATH = re.compile(r"""["']\.\./((?:[\w.-]+/)*[\w.-]+)["']""")
@@ -92,7 +92,7 @@ def _package_files(root: Path) -> dict[str, bytes]:
     for path in sorted((root / "s2s_ref").rglob("*")):
         if not path.is_file() or "__pycache__" in path.parts or path.suffix == ".pyc":
             continue
-        if path.parent == root / "s2s_ref" and path.name in MAINTAINER_MODULES:
+        if path.relative_to(root / "s2s_ref").as_posix() in MAINTAINER_MODULES:
             continue
         files[str(path.relative_to(root))] = path.read_bytes()
     return files

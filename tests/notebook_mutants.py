@@ -10,7 +10,7 @@ import nbformat
 
 from s2s_ref.grading.mutants import ROOT, with_mistake
 
-__all__ = ["ROOT", "mutant", "notebook_with_cells"]
+__all__ = ["ROOT", "cell_number", "mutant", "notebook_with_cells"]
 
 
 def mutant(solution: str, replacements: dict[str, str], tmp_path: Path, extra_cells=()) -> Path:
@@ -24,3 +24,10 @@ def notebook_with_cells(name: str, sources, tmp_path: Path) -> Path:
     path = tmp_path / name
     nbformat.write(nb, str(path))
     return path
+
+
+def cell_number(solution: str, text: str) -> int:
+    """The grader's number (counted from 1 over all cells) of the solution's first cell holding
+    ``text``, so that tests do not hard-code a position that changes when a cell is added."""
+    nb = nbformat.read(str(ROOT / "solutions" / solution), as_version=4)
+    return next(i for i, cell in enumerate(nb.cells, 1) if text in cell.source)

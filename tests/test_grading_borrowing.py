@@ -15,7 +15,7 @@ from s2s_ref.grading.reference import is_from_reference, load_private
 from s2s_ref.grading.registry import EXERCISE_MODULES, get_exercise
 from s2s_ref.grading.runner import grade_notebook
 
-from .notebook_mutants import ROOT, mutant, notebook_with_cells
+from .notebook_mutants import ROOT, cell_number, mutant, notebook_with_cells
 
 SOLUTION = "ex01_rnn.ipynb"
 FIRST = "    ### BEGIN SOLUTION\n    h_next = np.tanh"
@@ -146,8 +146,10 @@ def test_cells_reaching_into_the_grader_are_noted_for_the_instructor(tmp_path):
     path = mutant(SOLUTION, {FIRST: FIRST.replace("SOLUTION\n", f"SOLUTION\n{body}\n")}, tmp_path)
     result = grade_notebook(path, "ex01")
     assert result.score == result.max_score  # a note, not a penalty
-    assert any("cell 4 uses `f.__code__`, `gc`, `sys.modules`" in p for p in result.problems), (
-        result.problems
-    )
+    assert any(
+        f"cell {cell_number(SOLUTION, 'def rnn_step_forward')} uses `f.__code__`, `gc`, `sys.modules`"
+        in p
+        for p in result.problems
+    ), result.problems
     clean = grade_notebook(ROOT / "solutions" / SOLUTION, "ex01")
     assert clean.problems == []

@@ -8,7 +8,11 @@ import pytest
 
 from s2s_ref.grading.runner import grade_notebook
 
-from .notebook_mutants import ROOT, mutant
+from .notebook_mutants import ROOT, cell_number, mutant
+
+FORWARD_CELL = cell_number(
+    "ex01_rnn.ipynb", "def rnn_step_forward"
+)  # where the mutants put their bug
 
 NAME = "ex01_rnn.ipynb"
 FORWARD_BODY = (
@@ -153,7 +157,7 @@ CASES = {
     "a function using a variable computed in another cell": (
         _mutant({FORWARD_BODY: "    h_next = np.tanh(x @ Wx + h_prev @ Wh + b) * SCALE\n    cache = (x, h_prev, Wx, Wh, h_next)"},
                 extra_cells=["SCALE = float(np.ones(1)[0])"]),
-        _forward_says("NameError: name 'SCALE' is not defined (cell 4, line 4: `h_next = np.tanh(x @ Wx + h_prev @ Wh + b) * SCALE`). Only imports"),
+        _forward_says(f"NameError: name 'SCALE' is not defined (cell {FORWARD_CELL}, line 4: `h_next = np.tanh(x @ Wx + h_prev @ Wh + b) * SCALE`). Only imports"),
     ),
     "a graded name that is not a function": (_mutant(extra_cells=["rnn_forward = 3"]), _function_says("rnn_forward", "should be a function, got int")),
 }  # fmt: skip

@@ -19,7 +19,11 @@ from s2s_ref import assets
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = sorted((ROOT / "solutions").glob("ex*.ipynb"))
 # import names whose distribution is called otherwise
-DISTRIBUTION = {"sklearn": "scikit-learn", "IPython": "ipykernel"}
+DISTRIBUTION = {
+    "sklearn": "scikit-learn",
+    "IPython": "ipykernel",
+    "matplotlib_inline": "matplotlib-inline",
+}
 RUN_NOTEBOOKS = """
 import sys, time
 from pathlib import Path

@@ -272,7 +272,7 @@ def test_clip_by_global_norm_with_an_infinite_max_norm_never_clips():
     grads = [np.full((2, 3), 1e3), np.ones(4)]
     clipped, norm = clip_by_global_norm(grads, np.inf)
     assert norm == pytest.approx(np.sqrt(6e6 + 4))
-    for g, c in zip(grads, clipped):
+    for g, c in zip(grads, clipped, strict=True):
         np.testing.assert_array_equal(c, g)
 
 

@@ -6,7 +6,7 @@ Steps, in order, each printed as it runs:
 
 1. **Dependencies** (from a clone of the repository). The machine is expected to have a CUDA
    build of torch already (it is the one package this script never installs). Every other
-   pinned package of ``requirements.txt``
+   pinned package of ``requirements.txt`` (and the learner file it includes)
    that is missing is installed from wheels only (``pip install --only-binary=:all: ...``), so
    nothing is compiled; ``--no-install`` lists the missing ones and stops instead.
 2. **CUDA?** Without a CUDA device the script says so and exits 0 (exit 2 with --require-cuda).
@@ -19,6 +19,7 @@ The whole run fits in 8 minutes on one GPU. Book: appendix "Performance" and cha
 """
 
 import argparse
+import importlib
 import importlib.metadata
 import re
 import subprocess
@@ -31,18 +32,35 @@ NEVER_INSTALLED = {"torch"}  # the CUDA build comes from the machine, never from
 TEST_TIMEOUT_S = 300
 
 
+def _marker_holds(marker: str) -> bool:
+    """Whether an environment marker (``python_version < "3.11"``) holds for this interpreter."""
+    try:
+        from packaging.markers import Marker
+    except ImportError:  # before the dependencies are installed: pip always carries a copy
+        Marker = importlib.import_module("pip._vendor.packaging.markers").Marker
+    return Marker(marker).evaluate()
+
+
 def pinned_requirements(path=REQUIREMENTS):
     """-> [(name, version)] of the ``name==version`` lines of a requirements file, torch left out.
 
-    Comments, blank lines and options (``-e .``) are skipped; a line that is none of these and
-    not ``name==version`` raises ValueError naming the file and line.
+    ``-r other.txt`` is followed; a pin whose environment marker does not hold here is skipped;
+    comments, blank lines and other options (``-e .``, ``--extra-index-url``) are skipped; a line
+    that is none of these and not ``name==version`` raises ValueError naming the file and line.
     """
+    path = Path(path)
     pins = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         line = line.split("#", 1)[0].strip()
+        if line.startswith("-r "):
+            pins += pinned_requirements(path.parent / line[3:].strip())
+            continue
         if not line or line.startswith("-"):
             continue
-        match = re.fullmatch(r"([A-Za-z0-9_.\-\[\]]+)==([A-Za-z0-9_.+\-]+)", line)
+        spec, _, marker = line.partition(";")
+        if marker.strip() and not _marker_holds(marker.strip()):
+            continue
+        match = re.fullmatch(r"([A-Za-z0-9_.\-\[\]]+)==([A-Za-z0-9_.+\-]+)", spec.strip())
         if not match:
             raise ValueError(f"{path}, line {number}: expected name==version, got {line!r}")
         name = match.group(1).split("[")[0]
