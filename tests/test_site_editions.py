@@ -88,7 +88,7 @@ COPIER_IMPORTS = """import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-from s2s_ref.shapes import check_shapes
+from s2s_ref.shapes import ShapeError, as_float, check_shapes  # what the reference modules import
 """
 
 
