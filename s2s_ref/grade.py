@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from s2s_ref.atomic import check_output, write_atomic
 from s2s_ref.grading import gradebook, runner
-from s2s_ref.grading.registry import EXERCISE_MODULES
+from s2s_ref.grading.registry import EXERCISE_MODULES, MissingDependency, get_exercise
 from s2s_ref.grading.submissions import (
     SubmissionError,
     exercise_in_name,
@@ -160,7 +160,9 @@ def main(argv=None):
     try:
         batch, submissions = collect(paths, args.batch, args.exercise)
         _check_outputs(args, submissions)
-    except (SubmissionError, ValueError, OSError) as exc:
+        for key in sorted({key for s in submissions for _, key in s.notebooks if key}):
+            get_exercise(key)  # before any grading: a missing PyTorch says what to install
+    except (SubmissionError, ValueError, OSError, MissingDependency) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     inputs = [nb for s in submissions for nb, _ in s.notebooks]

@@ -116,8 +116,24 @@ def test_rng() -> np.random.Generator:
     return np.random.default_rng(sequence.spawn(1)[0])
 
 
+class MissingDependency(RuntimeError):
+    """An exercise's grading needs a package that is not installed (PyTorch for ex06, ex07)."""
+
+
 def get_exercise(key: str) -> Exercise:
-    """The Exercise for "ex01" (imports its grading module on first use)."""
+    """The Exercise for "ex01" (imports its grading module on first use).
+
+    Raises MissingDependency, saying what to install, when the module needs torch and it is absent.
+    """
     if key not in EXERCISE_MODULES:
         raise KeyError(f"no exercise {key!r}; known: {', '.join(EXERCISE_MODULES)}")
-    return importlib.import_module(f"s2s_ref.grading.{key}").EXERCISE
+    try:
+        return importlib.import_module(f"s2s_ref.grading.{key}").EXERCISE
+    except ModuleNotFoundError as exc:
+        if exc.name != "torch":
+            raise
+        raise MissingDependency(
+            f"{key} grades PyTorch code, and PyTorch is not installed: install its CPU build with "
+            "`pip install torch==2.13.0 --extra-index-url https://download.pytorch.org/whl/cpu` "
+            "(or `pip install -r requirements-learner.txt` in the course repository)"
+        ) from None
