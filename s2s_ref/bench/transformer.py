@@ -31,12 +31,13 @@ from s2s_ref.experiments.transformer_common import (
     MODELS,
     accuracy_by_length,
     build,
+    cpu_budget_config,
     n_parameters,
     positive,
 )
 from s2s_ref.torch_nn.devices import autocast
 from s2s_ref.torch_nn.loss import masked_cross_entropy
-from s2s_ref.torch_nn.training import TrainConfig, train
+from s2s_ref.torch_nn.training import train
 
 VOCAB = Vocab("abcdefghij")
 
@@ -99,20 +100,15 @@ def time_to_target(kind, target, budget_s, seed=0):
         return float(np.mean([a["exact"] for a in acc.values()]))
 
     lr = 5e-3 if kind == "gru_attention" else 2e-3
-    config = TrainConfig(
+    config = cpu_budget_config(
         lr=lr,
         batch_size=64,
         max_steps=20_000,
         warmup_steps=50,
-        schedule="constant",
         eval_every=25,
-        target=target,
-        time_budget_s=budget_s,
-        budget_clock="cpu",
+        budget_s=budget_s,
         seed=seed,
-        device="cpu",
-        cpu_threads=1,
-        progress=False,
+        target=target,
     )
     result = train(model, data, config, evaluate=evaluate)
     return {

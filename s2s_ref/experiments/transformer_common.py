@@ -19,6 +19,7 @@ from s2s_ref.data.batching import make_batch
 from s2s_ref.metrics import token_accuracy
 from s2s_ref.torch_nn.attention_seq2seq import AttentionSeq2Seq
 from s2s_ref.torch_nn.search import greedy_decode
+from s2s_ref.torch_nn.training import TrainConfig
 from s2s_ref.torch_nn.transformer import Transformer
 
 MODELS = ("gru_attention", "transformer")
@@ -141,4 +142,27 @@ def cpu_budget_note(budget_s):
     return (
         f"{budget_s:g} CPU seconds of training per model, 1 thread, on a 2-core machine "
         "shared with other jobs (CPU time, not wall time, is the budget)"
+    )
+
+
+def cpu_budget_config(
+    *, lr, batch_size, max_steps, warmup_steps, eval_every, budget_s, seed, **extra
+):
+    """The chapter's training settings: a constant rate after warm-up, stopped by budget_s CPU
+    seconds (one thread, CPU, no progress bar), so that every model gets the same budget.
+    extra: other TrainConfig fields (e.g. target)."""
+    return TrainConfig(
+        lr=lr,
+        batch_size=batch_size,
+        max_steps=max_steps,
+        warmup_steps=warmup_steps,
+        schedule="constant",
+        eval_every=eval_every,
+        time_budget_s=budget_s,
+        budget_clock="cpu",
+        seed=seed,
+        device="cpu",
+        cpu_threads=1,
+        progress=False,
+        **extra,
     )

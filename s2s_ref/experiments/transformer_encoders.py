@@ -27,6 +27,7 @@ from s2s_ref.data.tasks import make_reverse
 from s2s_ref.data.vocab import Vocab
 from s2s_ref.experiments.transformer_common import (
     accuracy_by_length,
+    cpu_budget_config,
     cpu_budget_note,
     n_parameters,
     output_path,
@@ -35,7 +36,7 @@ from s2s_ref.experiments.transformer_common import (
 )
 from s2s_ref.torch_nn.attention_seq2seq import AttentionSeq2Seq
 from s2s_ref.torch_nn.seq2seq import Encoder
-from s2s_ref.torch_nn.training import TrainConfig, train
+from s2s_ref.torch_nn.training import train
 from s2s_ref.torch_nn.transformer import EncoderLayer, positional_encoding
 
 RESULTS = os.path.join("book", "ch08", "encoders.json")
@@ -125,19 +126,14 @@ def run_one(kind, budget_s, seed, n_train=20_000, lengths=EVAL_LENGTHS):
     torch.manual_seed(seed)  # the encoders' own default initialisation
     encoder = make_encoder(kind, len(VOCAB))
     model = AttentionSeq2Seq(encoder, len(VOCAB), emb=32, hidden=64, decoder="bahdanau", attn=64)
-    config = TrainConfig(
+    config = cpu_budget_config(
         lr=3e-3,
         batch_size=64,
         max_steps=20_000,
         warmup_steps=100,
-        schedule="constant",
         eval_every=25,
-        time_budget_s=budget_s,
-        budget_clock="cpu",
+        budget_s=budget_s,
         seed=seed,
-        device="cpu",
-        cpu_threads=1,
-        progress=False,
     )
     result = train(model, data, config)
     tokens = result.tokens_per_s * result.seconds

@@ -22,13 +22,14 @@ from s2s_ref.experiments.transformer_common import (
     MODELS,
     accuracy_by_length,
     build,
+    cpu_budget_config,
     cpu_budget_note,
     n_parameters,
     output_path,
     positive,
     save,
 )
-from s2s_ref.torch_nn.training import TrainConfig, train
+from s2s_ref.torch_nn.training import train
 
 RESULTS = os.path.join("book", "ch08", "forgetting.json")
 MIN_LEN, MAX_LEN, SYMBOLS = 5, 100, 10
@@ -42,19 +43,14 @@ def run_one(kind, budget_s, seed, n_train=20_000, lengths=EVAL_LENGTHS, max_len=
     data = make_batch(make_reverse(n_train, rng, MIN_LEN, max_len, SYMBOLS), VOCAB, VOCAB)
     model = build(kind, len(VOCAB), len(VOCAB), seed)
     lr = 5e-3 if kind == "gru_attention" else 2e-3
-    config = TrainConfig(
+    config = cpu_budget_config(
         lr=lr,
         batch_size=64,
         max_steps=20_000,
         warmup_steps=100,
-        schedule="constant",
         eval_every=25,
-        time_budget_s=budget_s,
-        budget_clock="cpu",
+        budget_s=budget_s,
         seed=seed,
-        device="cpu",
-        cpu_threads=1,
-        progress=False,
     )
     result = train(model, data, config)
     tokens = result.tokens_per_s * result.seconds

@@ -29,6 +29,7 @@ from s2s_ref.data.vocab import Vocab
 from s2s_ref.experiments.transformer_common import (
     MODELS,
     build,
+    cpu_budget_config,
     cpu_budget_note,
     greedy_strings,
     n_parameters,
@@ -38,7 +39,7 @@ from s2s_ref.experiments.transformer_common import (
     seed_list,
 )
 from s2s_ref.torch_nn.search import beam_search
-from s2s_ref.torch_nn.training import TrainConfig, train
+from s2s_ref.torch_nn.training import train
 
 TARGETS = {"de": "13a", "zh": "zh", "fr": "13a"}  # sacreBLEU tokenizer per target language
 MAX_CHARS, BEAM, ALPHA, N_SAMPLES = 60, 4, 0.6, 6
@@ -108,19 +109,14 @@ def run_one(kind, data, vocabs, budget_s, seed, tokenize, keep_map=False):
     train_batch = make_batch(data["train"], src_vocab, tgt_vocab)
     model = build(kind, len(src_vocab), len(tgt_vocab), seed)
     lr = 3e-3 if kind == "gru_attention" else 1e-3
-    config = TrainConfig(
+    config = cpu_budget_config(
         lr=lr,
         batch_size=32,
         max_steps=50_000,
         warmup_steps=100,
-        schedule="constant",
         eval_every=50,
-        time_budget_s=budget_s,
-        budget_clock="cpu",
+        budget_s=budget_s,
         seed=seed,
-        device="cpu",
-        cpu_threads=1,
-        progress=False,
     )
     result = train(model, train_batch, config)
     test = data["test"]
