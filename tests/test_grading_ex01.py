@@ -29,8 +29,9 @@ def test_a_squeeze_that_loses_the_batch_axis_fails_on_n_equals_1(tmp_path):
 
 
 def test_backpropagation_truncated_to_8_steps_fails_on_a_long_sequence(tmp_path):
-    old = "dh_t = dh[:, t] + dh_prev"
-    path = mutant(SOLUTION, {old: "dh_t = dh[:, t] + (dh_prev if T - t < 8 else 0)"}, tmp_path)
+    old = "rnn_step_backward(dh[:, t] + dh_prev, step_cache)"
+    new = "rnn_step_backward(dh[:, t] + (dh_prev if T - t < 8 else 0), step_cache)"
+    path = mutant(SOLUTION, {old: new}, tmp_path)
     result = grade_notebook(path, "ex01")
     through_time = next(t for t in result.tests if "reaches every earlier step" in t.name)
     assert through_time.points == 0 and "T = 24" in through_time.feedback, through_time.feedback

@@ -81,11 +81,15 @@ def check_array(what, got, expected, *, rtol=1e-6, atol=1e-8, shape_hint="", mis
         raise Feedback(
             f"{what} has shape {got.shape}, expected{hint} = {expected.shape}."
             + _shape_advice(got.shape, expected.shape)
+            + _matches(got, mistakes, rtol, atol, expected)
         )
     if np.allclose(got, expected, rtol=rtol, atol=atol):
         return
     if not np.all(np.isfinite(got)):
-        raise Feedback(f"{what} contains NaN or inf; the reference is finite everywhere.")
+        raise Feedback(
+            f"{what} contains NaN or inf; the reference is finite everywhere."
+            + _matches(got, mistakes, rtol, atol, expected)
+        )
     if expected_kind == "f" and _check_dtype(what, dtype, got, expected):
         return
     err = np.abs(got - expected)
@@ -97,10 +101,12 @@ def check_array(what, got, expected, *, rtol=1e-6, atol=1e-8, shape_hint="", mis
         f"{what} is wrong: the largest error is {err[idx]:.3g}{where} (expected {want}, got "
         f"{have}); {off:.0%} of the entries are off."
     )
+    raise Feedback(message + _matches(got, mistakes, rtol, atol, expected))
+
+
+def _matches(got, mistakes, rtol, atol, expected) -> str:
     diagnosis = diagnose(got, mistakes or {}, rtol=rtol, atol=atol, expected=expected)
-    if diagnosis:
-        message += f" This matches a known mistake: {diagnosis}"
-    raise Feedback(message)
+    return f" This matches a known mistake: {diagnosis}" if diagnosis else ""
 
 
 def _distinct(expected: float, got: float) -> tuple[str, str]:
@@ -198,9 +204,15 @@ def diagnose(
             wrong = np.asarray(produce(), dtype=float)
         except Exception:  # a mistake that cannot even run on these inputs cannot match
             continue
-        if wrong.shape != np.shape(got) or not np.allclose(got, wrong, rtol=rtol, atol=atol):
+        if wrong.shape != np.shape(got) or not np.allclose(
+            got, wrong, rtol=rtol, atol=atol, equal_nan=True
+        ):
             continue
-        if expected is not None and np.allclose(wrong, expected, rtol=rtol, atol=atol):
+        if (
+            expected is not None
+            and wrong.shape == np.shape(expected)
+            and np.allclose(wrong, expected, rtol=rtol, atol=atol, equal_nan=True)
+        ):
             continue  # indistinguishable from the right answer here: no label
         return description
     return None

@@ -8,10 +8,13 @@ tests still run inside the worker, also use ``block_reading``. ``is_from_referen
 check cell that a function is the course's own.
 """
 
+import contextlib
 import functools
+import hashlib
 import importlib.util
 import os
 import sys
+import types
 from pathlib import Path
 
 _PACKAGE_ROOT = Path(__file__).resolve().parents[1]
@@ -19,18 +22,70 @@ _PRIVATE_PREFIX = "_s2s_reference."
 
 
 def load_private(module_name: str):
-    """Load ``s2s_ref.x.y`` from its file under a private name; the public name stays unimported."""
-    if not module_name.startswith("s2s_ref."):
-        raise ValueError(f"not a reference module: {module_name}")
+    """Load ``s2s_ref.x.y`` from its file under a private name; the public name stays unimported.
+
+    A reference module that imports another reference module by its public name gets the private
+    copy loaded before it (load them in dependency order).
+    """
     private = _PRIVATE_PREFIX + module_name
     if private in sys.modules:
         return sys.modules[private]
-    path = _PACKAGE_ROOT.joinpath(*module_name.split(".")[1:]).with_suffix(".py")
+    path = _reference_path(module_name)
     spec = importlib.util.spec_from_file_location(private, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[private] = module  # dataclasses and pickling look modules up by name
-    spec.loader.exec_module(module)
+    with _private_copies_standing_in():
+        spec.loader.exec_module(module)
     return module
+
+
+def load_patched(module_name: str, replace: dict[str, str]):
+    """A private copy of ``s2s_ref.x.y`` whose source has ``replace`` ({old: new}) applied.
+
+    A typical mistake's simulation: the reference as the learner who made it would have written
+    it. Each ``old`` must occur in the module's source. Loaded once per patch.
+    """
+    path = _reference_path(module_name)
+    source = path.read_text()
+    for old, new in replace.items():
+        if old not in source:
+            raise ValueError(f"{module_name} does not contain {old!r}")
+        source = source.replace(old, new)
+    digest = hashlib.sha256(repr(sorted(replace.items())).encode()).hexdigest()[:16]
+    private = f"{_PRIVATE_PREFIX}{module_name}+{digest}"
+    if private in sys.modules:
+        return sys.modules[private]
+    module = types.ModuleType(private)
+    module.__file__ = str(path)
+    sys.modules[private] = module
+    with _private_copies_standing_in():
+        exec(compile(source, f"<{module_name} with a mistake>", "exec"), module.__dict__)
+    return module
+
+
+def _reference_path(module_name: str) -> Path:
+    if not module_name.startswith("s2s_ref."):
+        raise ValueError(f"not a reference module: {module_name}")
+    return _PACKAGE_ROOT.joinpath(*module_name.split(".")[1:]).with_suffix(".py")
+
+
+@contextlib.contextmanager
+def _private_copies_standing_in():
+    """While inside, ``import s2s_ref.x.y`` finds the private copy of each module loaded so far
+    (the public names must stay unimported while a notebook is graded)."""
+    stand_ins = [
+        name.removeprefix(_PRIVATE_PREFIX)
+        for name in list(sys.modules)
+        if name.startswith(_PRIVATE_PREFIX) and "+" not in name
+    ]
+    stand_ins = [name for name in stand_ins if name not in sys.modules]
+    for name in stand_ins:
+        sys.modules[name] = sys.modules[_PRIVATE_PREFIX + name]
+    try:
+        yield
+    finally:
+        for name in stand_ins:
+            del sys.modules[name]
 
 
 def block_reading(hidden: tuple[str, ...]) -> None:

@@ -67,6 +67,7 @@ class Exercise:
     in_worker: bool = False  # PyTorch exercises: the tests run inside the worker
     tests: list[GradedTest] = field(default_factory=list)
     mistakes: list[Mistake] = field(default_factory=list)
+    spec: object = None  # the exercise's ``spec.Spec``, for exercises written declaratively
 
     def test(self, *, points: float, function: str, name: str | None = None):
         """Decorator registering a graded test worth ``points`` about learner ``function``."""

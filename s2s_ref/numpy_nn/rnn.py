@@ -86,4 +86,5 @@ def rnn_backward(dh, cache):
         dWx += dWx_t  # the weights are shared across steps: their gradients add up
         dWh += dWh_t
         db += db_t
-    return dx, dh_prev, dWx, dWh, db
+    dh0 = dh_prev  # what flows back from the first step
+    return dx, dh0, dWx, dWh, db
