@@ -10,7 +10,7 @@ import pytest
 from s2s_ref.grading.loader import load_notebook
 from s2s_ref.grading.runner import grade_notebook
 
-from .notebook_mutants import ROOT, mutant, notebook_with_cells
+from .notebook_mutants import ROOT, cell_number, mutant, notebook_with_cells
 
 SOLUTION = "ex01_rnn.ipynb"
 
@@ -181,3 +181,51 @@ def test_cli_bad_arguments_exit_2_with_a_sentence(args, message):
     proc = _grade_cli(*args)
     assert proc.returncode == 2
     assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_cell_that_ipythons_tokenizer_rejects_is_named_and_the_rest_loaded(tmp_path, monkeypatch):
+    """IPython's input transformer may raise what is not a SyntaxError (tokenize.TokenError on
+    some versions): the cell is reported like any cell that does not parse."""
+    import tokenize
+
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    transform = TransformerManager.transform_cell
+
+    def rejecting(self, cell):
+        if "REJECTED" in cell:
+            raise tokenize.TokenError("EOF in multi-line statement", (2, 0))
+        return transform(self, cell)
+
+    monkeypatch.setattr(TransformerManager, "transform_cell", rejecting)
+    path = notebook_with_cells(
+        "ex01_x.ipynb",
+        ["def kept():\n    return 1", "def lost(x):  # REJECTED\n    return (x", "SIZE = 2"],
+        tmp_path,
+    )
+    loaded = load_notebook(path)
+    assert loaded.namespace["kept"]() == 1 and loaded.namespace["SIZE"] == 2
+    assert loaded.problems == [
+        "code cell 2 (cell 2), starting `def lost(x):  # REJECTED` does not parse and was "
+        "skipped: TokenError: EOF in multi-line statement (line 2)"
+    ]
+    assert "code cell 2 (cell 2)" in loaded.broken["lost"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["    h_prev = h0\n  stray = 1\n", "    h_prev = h0\n    pairs = [(1, 2)\n"],
+    ids=["IndentationError", "unbalanced bracket"],
+)
+def test_a_graded_cell_that_does_not_tokenize_costs_only_its_functions(bad, tmp_path):
+    path = mutant(SOLUTION, {"    h_prev = h0\n": bad}, tmp_path)
+    cells = [c for c in nbformat.read(str(path), as_version=4).cells if c.cell_type == "code"]
+    code = next(i for i, c in enumerate(cells, 1) if "def rnn_forward" in c.source)
+    result = grade_notebook(path, "ex01")
+    where = f"code cell {code} (cell {cell_number(SOLUTION, 'def rnn_forward')}), starting `def rnn_forward("
+    for t in result.tests:
+        if t.name.startswith(("rnn_forward", "rnn_backward")):
+            assert t.points == 0 and where in t.feedback, t.feedback
+        else:
+            assert t.passed, t.feedback
+    assert any(where in p and "does not parse" in p for p in result.problems), result.problems

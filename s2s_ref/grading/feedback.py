@@ -5,6 +5,7 @@ Book: preface, "How grading works".
 
 import contextlib
 import contextvars
+import traceback
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -180,18 +181,56 @@ def forward_for_cache(forward, names: tuple[str, ...], *args, **kwargs):
         ) from None
 
 
-def call_learner(name: str, func, *args):
-    """Call learner code in the test's own process; its exceptions become Feedback naming it."""
+def call_learner(name: str, func, *args, **kwargs):
+    """Call learner code in this process; its exceptions become Feedback naming it, with the line
+    of the learner's cell it came from (the same words as for a call in a worker: ``explain_error``
+    below)."""
     try:
-        return func(*args)
+        return func(*args, **kwargs)
     except Feedback:
         raise
     except NotImplementedError:
-        raise Feedback(
-            f"`{name}` is not implemented yet (it raises NotImplementedError)."
-        ) from None
+        raise Feedback(explain_error(name, "not_implemented")) from None
+    except MemoryError as exc:
+        raise Feedback(explain_error(name, "memory", **describe_exception(exc))) from None
     except Exception as exc:
-        raise Feedback(f"`{name}` raised {type(exc).__name__}: {exc}") from None
+        raise Feedback(explain_error(name, "raised", **describe_exception(exc))) from None
+
+
+MESSAGE_LIMIT = 400  # characters of a learner exception's message quoted in feedback
+
+
+def describe_exception(exc: BaseException) -> dict:
+    """A learner exception as plain data: its type, its message (cut) and where in the learner's
+    cells it was raised (' (cell 4, line 7: `code`)', or '')."""
+    text = str(exc)
+    if len(text) > MESSAGE_LIMIT:
+        text = text[:MESSAGE_LIMIT] + " …"
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith("<cell")]
+    where = ""
+    if frames:
+        last = frames[-1]
+        where = f" ({last.filename.strip('<>')}, line {last.lineno}: `{(last.line or '').strip()}`)"
+    return {"type": type(exc).__name__, "message": text, "where": where}
+
+
+def explain_error(name: str, kind: str, type: str = "", message: str = "", where: str = "") -> str:
+    """The feedback for learner function ``name`` failing: ``kind`` "not_implemented", "memory"
+    or "raised" (an exception of ``type`` with ``message``, raised ``where``)."""
+    if kind == "not_implemented":
+        return f"`{name}` is not implemented yet (it raises NotImplementedError)."
+    if kind == "memory":
+        return (
+            f"`{name}` ran out of memory ({message}): the grader caps each notebook's memory; is "
+            f"an array far too large?{where}"
+        )
+    hint = (
+        ". Only imports, functions, classes and constants are run when grading: a function "
+        "must not use variables that other cells compute."
+        if type == "NameError"
+        else ""
+    )
+    return f"`{name}` raised {type or 'an exception'}: {message}{where}{hint}"
 
 
 def diagnose(

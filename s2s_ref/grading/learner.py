@@ -5,14 +5,11 @@ copies of its array arguments, as the grader's worker does."""
 import copy
 import functools
 import inspect
-import traceback
 
 import numpy as np
 
-from s2s_ref.grading.feedback import Feedback
+from s2s_ref.grading.feedback import Feedback, call_learner
 from s2s_ref.grading.reference import is_from_reference
-
-_MESSAGE_LIMIT = 400  # characters of a learner exception's message quoted in feedback
 
 
 class Learner:
@@ -46,23 +43,7 @@ def _explained(name, func):
         _check_signature(name, func, args, kwargs)
         args = [_copied(a) for a in args]
         kwargs = {k: _copied(v) for k, v in kwargs.items()}
-        try:
-            return func(*args, **kwargs)
-        except Feedback:
-            raise
-        except NotImplementedError:
-            raise Feedback(
-                f"`{name}` is not implemented yet (it raises NotImplementedError)."
-            ) from None
-        except MemoryError as exc:
-            raise Feedback(
-                f"`{name}` ran out of memory ({_message(exc)}): the grader caps each notebook's "
-                f"memory; is an array far too large?{_where(exc)}"
-            ) from None
-        except Exception as exc:
-            raise Feedback(
-                f"`{name}` raised {type(exc).__name__}: {_message(exc)}{_where(exc)}{_hint(exc)}"
-            ) from None
+        return call_learner(name, func, *args, **kwargs)
 
     return call
 
@@ -87,26 +68,3 @@ def _check_signature(name, func, args, kwargs):
             f"`{name}{signature}` cannot be called as the exercise specifies ({exc}): keep the "
             "signature given in the notebook."
         ) from None
-
-
-def _message(exc) -> str:
-    text = str(exc)
-    return text if len(text) <= _MESSAGE_LIMIT else text[:_MESSAGE_LIMIT] + " …"
-
-
-def _hint(exc) -> str:
-    if isinstance(exc, NameError):
-        return (
-            ". Only imports, functions, classes and constants are run when grading: a function "
-            "must not use variables that other cells compute."
-        )
-    return ""
-
-
-def _where(exc) -> str:
-    """' (cell 4, line 7)': the innermost frame of the learner's own cells, if any."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith("<cell")]
-    if not frames:
-        return ""
-    last = frames[-1]
-    return f" ({last.filename.strip('<>')}, line {last.lineno}: `{(last.line or '').strip()}`)"

@@ -10,6 +10,7 @@ import ast
 import json
 import linecache
 import re
+import tokenize
 from dataclasses import dataclass, field
 
 import nbformat
@@ -73,11 +74,9 @@ def load_notebook(path, namespace: dict | None = None) -> LoadedNotebook:
         try:
             source = _without_magics(source)
             tree = ast.parse(source)
-        except (SyntaxError, ValueError) as exc:  # ValueError: a lone surrogate, a NUL byte
+        except Exception as exc:  # whatever the parser or IPython raises: see _unparsable
             first = source.strip().splitlines()[0][:60] if source.strip() else ""
-            why = f"{type(exc).__name__}: {getattr(exc, 'msg', None) or exc}"
-            if getattr(exc, "lineno", None):
-                why += f" (line {exc.lineno})"
+            why = _unparsable(exc)
             where = f"code cell {code_number} (cell {number}), starting `{first}`"
             loaded.problems.append(f"{where} does not parse and was skipped: {why}")
             for name in _DEF.findall(source):
@@ -114,6 +113,17 @@ def load_notebook(path, namespace: dict | None = None) -> LoadedNotebook:
         if name in loaded.namespace and "does not parse" not in loaded.broken[name]:
             del loaded.broken[name]
     return loaded
+
+
+def _unparsable(exc: Exception) -> str:
+    """Why a cell does not parse: a SyntaxError (IndentationError, TabError), a ValueError (a lone
+    surrogate, a NUL byte), or whatever IPython's input transformer raises on text its tokenizer
+    rejects (``tokenize.TokenError`` and the like), with the line where known."""
+    message, line = getattr(exc, "msg", None), getattr(exc, "lineno", None)
+    if isinstance(exc, tokenize.TokenError) and len(exc.args) == 2:
+        message, line = exc.args[0], exc.args[1][0]
+    why = f"{type(exc).__name__}: {message or exc}"
+    return f"{why} (line {line})" if line else why
 
 
 _DEF = re.compile(r"^\s*(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)", re.MULTILINE)

@@ -30,13 +30,17 @@ class Mistake:
     name: the mistake in a few words; function: the learner function that holds it, or a tuple of
     functions that must all lose points (a forward and the sequence forward that calls it);
     replace: {text of the solution's code cells: buggy text} (each text must occur); feedback:
-    words that the feedback of at least one test of each function must contain.
+    words that the feedback of at least one test of each function must contain (for a spec
+    exercise: the label, the whole sentence the feedback names the mistake with).
     """
 
     name: str
     function: str | tuple[str, ...]
     replace: dict[str, str]
     feedback: str
+    # for a spec exercise whose reference cannot take the patch: the reference functions ->
+    # {function: what it computes with the mistake} (see ``spec``)
+    simulate: Callable | None = None
 
     @property
     def functions(self) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from s2s_ref.grading import protocol
-from s2s_ref.grading.feedback import Feedback
+from s2s_ref.grading.feedback import Feedback, explain_error
 from s2s_ref.grading.models import StepModel
 
 
@@ -151,22 +151,8 @@ def explain(name: str, error: dict) -> Exception:
     message, where = str(error.get("message", "")), str(error.get("where", ""))
     if kind == "timeout":
         return TestTimedOut()
-    if kind == "not_implemented":
-        return Feedback(f"`{name}` is not implemented yet (it raises NotImplementedError).")
     if kind == "signature":
         return Feedback(message)
-    if kind == "memory":
-        return Feedback(
-            f"`{name}` ran out of memory ({message}): the grader caps each notebook's memory; is "
-            f"an array far too large?{where}"
-        )
-    if kind == "raised":
-        kind_name = str(error.get("type", "an exception"))
-        hint = (
-            ". Only imports, functions, classes and constants are run when grading: a function "
-            "must not use variables that other cells compute."
-            if kind_name == "NameError"
-            else ""
-        )
-        return Feedback(f"`{name}` raised {kind_name}: {message}{where}{hint}")
+    if kind in ("not_implemented", "memory", "raised"):
+        return Feedback(explain_error(name, kind, str(error.get("type", "")), message, where))
     return WorkerDied(f"the grading worker failed: {message}")

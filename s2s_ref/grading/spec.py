@@ -25,18 +25,24 @@ An exercise module describes its tests; this module runs them. The whole API::
   source (a test checks it). ``message`` is the label the feedback shows when, and only when, a
   wrong output equals the simulation's and the simulation differs from the reference there.
   ``function``: the function (or tuple of functions) holding the mistake, for the catalogue.
-- ``SPEC.test(points, function, inputs, outputs, cases=(Case(),), tolerance={})`` decorates
+- ``SPEC.test(points, function, inputs, outputs, cases=(Case(),), tolerance={}, integers=())``
+  decorates
   ``run(F, p) -> tuple of outputs``: ``F`` is the learner, the reference or the reference with a
   mistake put in (all have the functions as attributes); ``p`` the dict ``inputs(rng, **sizes)``
   draws for one case; ``outputs``: {name shown to the learner: its shape in letters}, in the order
   ``run`` returns them. The test's name is "function: first line of run's docstring". Every case
   is run; feedback names the case (``Case(label, sizes)``) and every wrong output.
-- ``SPEC.check(...)`` compares one output outside ``run`` (for a test's own extra checks).
+  ``integers``: the outputs that must be integer arrays (token ids).
+- ``Spec(..., adapt={function: lambda module: callable})`` where the reference's signature is
+  not the exercise's; ``SPEC.mistake(..., simulate=lambda F: {function: callable})`` where the
+  reference cannot take the patch (its code is not the solution's): the patch then goes only into
+  the solution, and ``simulate`` gives, from the reference functions ``F``, what the mistaken
+  functions compute.
 
 A learner's function other than the test's (the forward whose cache a backward needs) that fails
 is named as such. Tests that are not "these inputs, these outputs" stay ordinary functions
 registered with ``EXERCISE.test``; they can still name a catalogue mistake through
-``SPEC.message(name)``.
+``SPEC.message(name)`` and simulate it with ``SPEC.with_mistake(mistake)``.
 """
 
 import functools
@@ -68,26 +74,28 @@ class SpecTest:
     run: Callable
     cases: tuple
     tolerance: dict
+    integers: tuple
 
 
 class Spec:
     """The declarative tests and the catalogue of typical mistakes of one exercise."""
 
-    def __init__(self, exercise: Exercise, references: tuple[str, ...], returns: dict):
-        self.exercise, self.returns = exercise, returns
+    def __init__(self, exercise: Exercise, references: tuple[str, ...], returns: dict, adapt=None):
+        self.exercise, self.returns, self.adapt = exercise, returns, adapt or {}
         exercise.spec = self
         self.modules = {name: load_private(name) for name in references}
         self.reference = self._view({})
         self._patched: dict[str, SimpleNamespace] = {}
 
     def _view(self, replaced: dict) -> SimpleNamespace:
-        """The exercise's functions, taken from the reference modules (or their replacements)."""
+        """The exercise's functions, taken from the reference modules (or their replacements);
+        ``adapt[f](module)`` gives ``f`` where the reference's signature is not the exercise's."""
         functions = {}
         for name, module in self.modules.items():
             module = replaced.get(name, module)
-            functions |= {
-                f: getattr(module, f) for f in self.exercise.functions if hasattr(module, f)
-            }
+            for f in self.exercise.functions:  # defined there, not imported from another
+                if getattr(getattr(module, f, None), "__module__", None) == module.__name__:
+                    functions[f] = self.adapt[f](module) if f in self.adapt else getattr(module, f)
         return SimpleNamespace(**functions)
 
     def module_of(self, replace: dict) -> str:
@@ -104,10 +112,11 @@ class Spec:
             )
         return holders.pop()
 
-    def mistake(self, name: str, function, replace: dict[str, str], message: str) -> Mistake:
+    def mistake(self, name, function, replace: dict[str, str], message, simulate=None) -> Mistake:
         """Add a typical mistake to the catalogue (see the module's docstring)."""
-        self.module_of(replace)  # fails at import when the patch no longer applies
-        mistake = Mistake(name, function, replace, message)
+        if simulate is None:
+            self.module_of(replace)  # fails at import when the patch no longer applies
+        mistake = Mistake(name, function, replace, message, simulate)
         if any(m.feedback == message or m.name == name for m in self.exercise.mistakes):
             raise ValueError(f"{self.exercise.key}: two mistakes named {name!r} or {message!r}")
         self.exercise.mistakes.append(mistake)
@@ -120,16 +129,24 @@ class Spec:
     def with_mistake(self, mistake: Mistake) -> SimpleNamespace:
         """The reference functions with ``mistake`` put in (compiled once)."""
         if mistake.name not in self._patched:
-            module = self.module_of(mistake.replace)
-            patched = load_patched(module, mistake.replace)
-            self._patched[mistake.name] = self._view({module: patched})
+            if mistake.simulate is not None:
+                functions = vars(self.reference) | mistake.simulate(self.reference)
+                self._patched[mistake.name] = SimpleNamespace(**functions)
+            else:
+                module = self.module_of(mistake.replace)
+                patched = load_patched(module, mistake.replace)
+                self._patched[mistake.name] = self._view({module: patched})
         return self._patched[mistake.name]
 
-    def test(self, *, points, function, inputs, outputs, cases=(Case(),), tolerance=None):
+    def test(
+        self, *, points, function, inputs, outputs, cases=(Case(),), tolerance=None, integers=()
+    ):
         """Decorator: register ``run`` as a graded test (see the module's docstring)."""
 
         def register(run):
-            spec_test = SpecTest(function, inputs, outputs, run, tuple(cases), tolerance or {})
+            spec_test = SpecTest(
+                function, inputs, outputs, run, tuple(cases), tolerance or {}, tuple(integers)
+            )
             self.exercise.test(points=points, function=function, name=_name(function, run))(
                 functools.partial(self._grade, spec_test)
             )
@@ -160,6 +177,12 @@ class Spec:
                 if all(_same(g, s, tolerance) for g, s in zip(got, simulated, strict=True)):
                     mistakes.append((m.feedback, simulated))
         found = Findings()
+        for k, name in enumerate(test.outputs):
+            dtype = np.asarray(got[k]).dtype if name in test.integers else None
+            if dtype is not None and dtype.kind not in "iu":
+                found.messages.append(
+                    f"{name} has dtype {dtype}: token ids are integers (keep them int)."
+                )
         for k, (name, shape) in enumerate(test.outputs.items()):
             found.check(
                 name,

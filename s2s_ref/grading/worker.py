@@ -28,11 +28,11 @@ import traceback
 import numpy as np
 
 from s2s_ref.grading import protocol, sandbox
+from s2s_ref.grading.feedback import describe_exception
 
 MAX_MESSAGE = 1500  # characters of one feedback or problem line: learner text is unbounded
 MAX_DEPTH = 4  # nesting of tuples and lists sent back as values
 MAX_ITEMS = 10_000  # items of one result sent back (the rest would be a handle)
-_ERROR_TEXT = 400  # characters of a learner exception's message
 
 
 class _TestTimeout(BaseException):  # not Exception: learner code must not swallow it by accident
@@ -187,9 +187,9 @@ class Worker:
         except NotImplementedError:
             return {"error": {"kind": "not_implemented"}}, []
         except MemoryError as exc:
-            return {"error": {"kind": "memory", **_exception(exc)}}, []
+            return {"error": {"kind": "memory", **describe_exception(exc)}}, []
         except BaseException as exc:  # SystemExit, GeneratorExit... from learner code too
-            return {"error": {"kind": "raised", **_exception(exc)}}, []
+            return {"error": {"kind": "raised", **describe_exception(exc)}}, []
         changed = [
             name
             for name, copy in before.items()
@@ -239,7 +239,7 @@ class Worker:
         except MemoryError:
             return {"error": {"kind": "memory", "type": "MemoryError", "message": ""}}
         except BaseException as exc:
-            return {"error": {"kind": "raised", **_exception(exc)}}
+            return {"error": {"kind": "raised", **describe_exception(exc)}}
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
 
@@ -294,22 +294,6 @@ def _argument_names(func, args, kwargs):
         else:
             names[name] = value
     return names
-
-
-def _exception(exc) -> dict:
-    text = str(exc)
-    if len(text) > _ERROR_TEXT:
-        text = text[:_ERROR_TEXT] + " …"
-    return {"type": type(exc).__name__, "message": text, "where": _where(exc)}
-
-
-def _where(exc) -> str:
-    """' (cell 4, line 7: `code`)': the innermost frame of the learner's own cells, if any."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith("<cell")]
-    if not frames:
-        return ""
-    last = frames[-1]
-    return f" ({last.filename.strip('<>')}, line {last.lineno}: `{(last.line or '').strip()}`)"
 
 
 def _describe(exc) -> str:

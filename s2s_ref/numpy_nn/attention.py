@@ -30,6 +30,16 @@ def masked_softmax(scores, mask):
     """
     check_shapes("masked_softmax", scores=(scores, "N S"), mask=(mask, "N S"))
     (scores,) = as_float("masked_softmax", scores=scores)
+    mask = _real_rows(mask)
+    row_max = np.where(mask, scores, -np.inf).max(axis=1, keepdims=True)  # finite: one real key
+    e = np.where(mask, np.exp(np.where(mask, scores - row_max, 0)), 0).astype(scores.dtype)
+    weights = e / e.sum(axis=1, keepdims=True)
+    return weights
+
+
+def _real_rows(mask):
+    """The mask as a boolean array; TypeError if it is not boolean, ValueError naming the rows
+    that have no real key (a softmax over nothing is undefined)."""
     mask = np.asarray(mask)
     if mask.dtype != bool:
         raise TypeError(f"attention: mask must be boolean (True = real key), got {mask.dtype}")
@@ -39,9 +49,7 @@ def masked_softmax(scores, mask):
             f"attention: batch row(s) {empty.tolist()} have no real key (mask all False); "
             "a softmax over nothing is undefined"
         )
-    row_max = np.where(mask, scores, -np.inf).max(axis=1, keepdims=True)  # finite: one real key
-    e = np.where(mask, np.exp(np.where(mask, scores - row_max, 0)), 0).astype(scores.dtype)
-    return e / e.sum(axis=1, keepdims=True)
+    return mask
 
 
 def masked_softmax_backward(dweights, weights):
@@ -52,7 +60,8 @@ def masked_softmax_backward(dweights, weights):
     """
     check_shapes("masked_softmax_backward", dweights=(dweights, "{} {}".format(*np.shape(weights))))
     dweights, weights = as_float("masked_softmax_backward", dweights=dweights, weights=weights)
-    return weights * (dweights - (weights * dweights).sum(axis=1, keepdims=True))
+    dscores = weights * (dweights - (weights * dweights).sum(axis=1, keepdims=True))
+    return dscores
 
 
 def _real_keys(func, q, k, v, mask, **params):
