@@ -32,7 +32,8 @@ An exercise module describes its tests; this module runs them. The whole API::
   draws for one case; ``outputs``: {name shown to the learner: its shape in letters}, in the order
   ``run`` returns them. The test's name is "function: first line of run's docstring". Every case
   is run; feedback names the case (``Case(label, sizes)``) and every wrong output.
-  ``integers``: the outputs that must be integer arrays (token ids).
+  ``integers``: the outputs that must be integer arrays (token ids); ``also(outputs, p)``: the
+  test's own check once the values are right (raises Feedback).
 - ``Spec(..., adapt={function: lambda module: callable})`` where the reference's signature is
   not the exercise's; ``SPEC.mistake(..., simulate=lambda F: {function: callable})`` where the
   reference cannot take the patch (its code is not the solution's): the patch then goes only into
@@ -75,6 +76,7 @@ class SpecTest:
     cases: tuple
     tolerance: dict
     integers: tuple
+    also: Callable | None
 
 
 class Spec:
@@ -139,13 +141,22 @@ class Spec:
         return self._patched[mistake.name]
 
     def test(
-        self, *, points, function, inputs, outputs, cases=(Case(),), tolerance=None, integers=()
+        self,
+        *,
+        points,
+        function,
+        inputs,
+        outputs,
+        cases=(Case(),),
+        tolerance=None,
+        integers=(),
+        also=None,
     ):
         """Decorator: register ``run`` as a graded test (see the module's docstring)."""
 
         def register(run):
             spec_test = SpecTest(
-                function, inputs, outputs, run, tuple(cases), tolerance or {}, tuple(integers)
+                function, inputs, outputs, run, tuple(cases), tolerance or {}, tuple(integers), also
             )
             self.exercise.test(points=points, function=function, name=_name(function, run))(
                 functools.partial(self._grade, spec_test)
@@ -195,6 +206,8 @@ class Spec:
                 **test.tolerance,
             )
         found.raise_any()
+        if test.also is not None:
+            test.also(got, p)
 
 
 def _same(got, simulated, tolerance) -> bool:
