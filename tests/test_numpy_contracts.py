@@ -11,14 +11,13 @@ import torch
 from s2s_ref.numpy_nn import attention as att
 from s2s_ref.numpy_nn.clip import clip_by_global_norm
 from s2s_ref.numpy_nn.embedding import embedding_backward, embedding_forward
-from s2s_ref.numpy_nn.gru import gru_backward, gru_forward, gru_step_backward, gru_step_forward
-from s2s_ref.numpy_nn.loss import log_softmax, softmax_cross_entropy
-from s2s_ref.numpy_nn.lstm import (
-    lstm_backward,
-    lstm_forward,
-    lstm_step_backward,
-    lstm_step_forward,
+from s2s_ref.numpy_nn.fused import (
+    fused_gru_backward,
+    fused_gru_forward,
+    fused_lstm_backward,
+    fused_lstm_forward,
 )
+from s2s_ref.numpy_nn.loss import log_softmax, softmax_cross_entropy
 from s2s_ref.numpy_nn.rnn import rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
 from s2s_ref.shapes import ShapeError
 from s2s_ref.torch_nn.loss import masked_cross_entropy
@@ -77,14 +76,14 @@ def test_gated_cells_with_integer_inputs_equal_float64(rng, forward):
     )
     if forward == "lstm":
         run, back, args = (
-            lstm_forward,
-            lstm_backward,
+            fused_lstm_forward,
+            fused_lstm_backward,
             (x, h0, _ints(rng, N, H), Wx, Wh, _ints(rng, 4 * H)),
         )
     else:
         run, back, args = (
-            gru_forward,
-            gru_backward,
+            fused_gru_forward,
+            fused_gru_backward,
             (x, h0, Wx, Wh, _ints(rng, 3 * H), _ints(rng, 3 * H)),
         )
     h, cache = run(*args)
@@ -112,29 +111,30 @@ def test_float_token_ids_in_the_loss_are_refused(rng):
 # --- upstream gradients of the wrong shape --------------------------------------------------
 
 
-def _step_caches(rng):
-    x, h = rng.normal(size=(N, D)), rng.normal(size=(N, H))
-    _, rnn = rnn_step_forward(x, h, rng.normal(size=(D, H)), rng.normal(size=(H, H)),
-                              rng.normal(size=H))  # fmt: skip
-    *_, lstm = lstm_step_forward(x, h, h, rng.normal(size=(D, 4 * H)),
-                                 rng.normal(size=(H, 4 * H)), rng.normal(size=4 * H))  # fmt: skip
-    _, gru = gru_step_forward(x, h, rng.normal(size=(D, 3 * H)), rng.normal(size=(H, 3 * H)),
-                              rng.normal(size=3 * H), rng.normal(size=3 * H))  # fmt: skip
-    return rnn, lstm, gru
-
-
 @pytest.mark.parametrize("bad", [(H,), (N, 1), (1, H), (H, N)])
-def test_step_backwards_refuse_upstream_gradients_of_another_shape(rng, bad):
-    rnn, lstm, gru = _step_caches(rng)
-    good, wrong = np.ones((N, H)), np.ones(bad)
+def test_step_backward_refuses_upstream_gradients_of_another_shape(rng, bad):
+    x, h = rng.normal(size=(N, D)), rng.normal(size=(N, H))
+    weights = rng.normal(size=(D, H)), rng.normal(size=(H, H)), rng.normal(size=H)
+    _, cache = rnn_step_forward(x, h, *weights)
     with pytest.raises(ShapeError, match="rnn_step_backward: dh_next"):
-        rnn_step_backward(wrong, rnn)
-    with pytest.raises(ShapeError, match="lstm_step_backward: dh_next"):
-        lstm_step_backward(wrong, good, lstm)
-    with pytest.raises(ShapeError, match="lstm_step_backward: dc_next"):
-        lstm_step_backward(good, wrong, lstm)
-    with pytest.raises(ShapeError, match="gru_step_backward: dh_next"):
-        gru_step_backward(wrong, gru)
+        rnn_step_backward(np.ones(bad), cache)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_fused_backward_refuses_a_broadcastable_dh(rng, cell):
+    G, states = (4, 2) if cell == "lstm" else (3, 1)
+    forward, backward = (
+        (fused_lstm_forward, fused_lstm_backward)
+        if cell == "lstm"
+        else (fused_gru_forward, fused_gru_backward)
+    )
+    biases = [rng.normal(size=G * H) for _ in range(3 - states)]
+    x, h = rng.normal(size=(N, T, D)), rng.normal(size=(N, H))
+    _, cache = forward(
+        x, *[h] * states, rng.normal(size=(D, G * H)), rng.normal(size=(H, G * H)), *biases
+    )
+    with pytest.raises(ShapeError, match=rf"fused_{cell}_backward: dh should have shape .*3, 4, 2"):
+        backward(np.ones((N, T, 1)), cache)
 
 
 def test_sequence_backward_refuses_a_broadcastable_dh(rng):
@@ -281,14 +281,14 @@ def test_clip_by_global_norm_with_an_infinite_max_norm_never_clips():
 def test_gated_backward_of_an_empty_batch_or_sequence(rng, n, t, cell):
     x, h0 = rng.normal(size=(n, t, D)), rng.normal(size=(n, H))
     if cell == "lstm":
-        h, cache = lstm_forward(x, h0, h0, rng.normal(size=(D, 4 * H)), rng.normal(size=(H, 4 * H)),
+        h, cache = fused_lstm_forward(x, h0, h0, rng.normal(size=(D, 4 * H)), rng.normal(size=(H, 4 * H)),
                                 rng.normal(size=4 * H))  # fmt: skip
-        grads = lstm_backward(np.zeros((n, t, H)), cache)
+        grads = fused_lstm_backward(np.zeros((n, t, H)), cache)
         shapes = [(n, t, D), (n, H), (n, H), (D, 4 * H), (H, 4 * H), (4 * H,)]
     else:
-        h, cache = gru_forward(x, h0, rng.normal(size=(D, 3 * H)), rng.normal(size=(H, 3 * H)),
+        h, cache = fused_gru_forward(x, h0, rng.normal(size=(D, 3 * H)), rng.normal(size=(H, 3 * H)),
                                rng.normal(size=3 * H), rng.normal(size=3 * H))  # fmt: skip
-        grads = gru_backward(np.zeros((n, t, H)), cache)
+        grads = fused_gru_backward(np.zeros((n, t, H)), cache)
         shapes = [(n, t, D), (n, H), (D, 3 * H), (H, 3 * H), (3 * H,), (3 * H,)]
     assert h.shape == (n, t, H)
     assert [g.shape for g in grads] == shapes

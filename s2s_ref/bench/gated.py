@@ -3,16 +3,16 @@
 Three implementations per cell, timed in turns so that a change in the load of a shared machine
 hits all alike:
 
-- ``numpy steps``: a loop calling the step functions, a fresh x_t @ Wx and per-step weight
-  gradients added up: the straightforward design (the package's first version);
-- ``numpy seq``: the package's ``lstm_forward``/``lstm_backward`` (and GRU), arranged for speed;
+- ``readable``: ``numpy_nn.lstm.lstm_forward``/``lstm_backward`` (and the GRU's), the plain code
+  of exercise 2: a loop over the step functions, weight gradients added up step by step;
+- ``fused``: ``numpy_nn.fused``, the same arithmetic arranged for speed;
 - ``torch``: ``torch.nn.LSTM``/``GRU`` forward and backward, input gradient included.
 
 Run: ``python -m s2s_ref.bench.gated [--repeats R] [--threads K] [--clock wall|cpu]``; prints the
 median of R runs of each, the ratios to torch, and the load average. For a fair comparison on a
 busy machine, run both libraries on one thread and measure CPU time:
 ``OPENBLAS_NUM_THREADS=1 python -m s2s_ref.bench.gated --threads 1 --clock cpu``.
-Budget: numpy seq / torch <= 1.5 at N=64, T=50, D=H=128, float32.
+Goals at N=64, T=50, D=H=128, float32: readable / torch <= 2, fused / torch <= 1.1.
 Book: chapter 2, "How fast is the NumPy LSTM?".
 """
 
@@ -23,13 +23,14 @@ import time
 import numpy as np
 import torch
 
-from s2s_ref.numpy_nn.gru import gru_backward, gru_forward, gru_step_backward, gru_step_forward
-from s2s_ref.numpy_nn.lstm import (
-    lstm_backward,
-    lstm_forward,
-    lstm_step_backward,
-    lstm_step_forward,
+from s2s_ref.numpy_nn.fused import (
+    fused_gru_backward,
+    fused_gru_forward,
+    fused_lstm_backward,
+    fused_lstm_forward,
 )
+from s2s_ref.numpy_nn.gru import gru_backward, gru_forward
+from s2s_ref.numpy_nn.lstm import lstm_backward, lstm_forward
 from s2s_ref.torch_nn.convert import gru_to_torch, lstm_to_torch
 
 
@@ -62,38 +63,6 @@ def numpy_sequence(forward, backward, x, states, weights, dh):
     return run
 
 
-def lstm_step_loop(x, h0, c0, weights, dh):
-    """The straightforward LSTM: step functions in a loop, weight gradients summed per step."""
-
-    def run():
-        h, c, caches = h0, c0, []
-        for t in range(x.shape[1]):
-            h, c, cache = lstm_step_forward(x[:, t], h, c, *weights)
-            caches.append(cache)
-        dh_next, dc_next, total = 0 * h0, 0 * c0, [0, 0, 0]
-        for t in reversed(range(x.shape[1])):
-            _, dh_next, dc_next, *grads = lstm_step_backward(dh[:, t] + dh_next, dc_next, caches[t])
-            total = [a + g for a, g in zip(total, grads, strict=True)]
-
-    return run
-
-
-def gru_step_loop(x, h0, weights, dh):
-    """The straightforward GRU: step functions in a loop, weight gradients summed per step."""
-
-    def run():
-        h, caches = h0, []
-        for t in range(x.shape[1]):
-            h, cache = gru_step_forward(x[:, t], h, *weights)
-            caches.append(cache)
-        dh_next, total = 0 * h0, [0, 0, 0, 0]
-        for t in reversed(range(x.shape[1])):
-            _, dh_next, *grads = gru_step_backward(dh[:, t] + dh_next, caches[t])
-            total = [a + g for a, g in zip(total, grads, strict=True)]
-
-    return run
-
-
 def torch_sequence(module, x, state, dh):
     """One forward + backward of a torch.nn layer, input gradient included as in NumPy."""
     tx = torch.from_numpy(x).requires_grad_()
@@ -110,8 +79,12 @@ def torch_sequence(module, x, state, dh):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
-                        help="torch's threads; NumPy's come from OPENBLAS_NUM_THREADS")  # fmt: skip
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=torch.get_num_threads(),
+        help="torch's threads; NumPy's come from OPENBLAS_NUM_THREADS",
+    )
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall")
     for size, default in (("-N", 64), ("-T", 50), ("-D", 128), ("-H", 128)):
         parser.add_argument(size, type=int, default=default)
@@ -134,13 +107,13 @@ def main(argv=None):
     th0, tdh = torch.from_numpy(h0)[None], torch.from_numpy(dh)
     cases = {
         "LSTM": (
-            lstm_step_loop(x, h0, h0, lstm_w, dh),
             numpy_sequence(lstm_forward, lstm_backward, x, (h0, h0), lstm_w, dh),
+            numpy_sequence(fused_lstm_forward, fused_lstm_backward, x, (h0, h0), lstm_w, dh),
             torch_sequence(lstm, x, (th0, th0), tdh),
         ),
         "GRU": (
-            gru_step_loop(x, h0, gru_w, dh),
             numpy_sequence(gru_forward, gru_backward, x, (h0,), gru_w, dh),
+            numpy_sequence(fused_gru_forward, fused_gru_backward, x, (h0,), gru_w, dh),
             torch_sequence(gru, x, th0, tdh),
         ),
     }
@@ -150,13 +123,13 @@ def main(argv=None):
         f"numpy {np.__version__} OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}; "
         f"load average before: {os.getloadavg()[0]:.2f}"
     )
-    header = ["cell", "steps ms", "seq ms", "torch ms", "steps/torch", "seq/torch"]
-    print(f"{header[0]:<6}" + "".join(f"{h:>13}" for h in header[1:]))
+    header = ["cell", "readable ms", "fused ms", "torch ms", "readable/torch", "fused/torch"]
+    print(f"{header[0]:<6}" + "".join(f"{h:>15}" for h in header[1:]))
     for name, runs in cases.items():
         times = np.median(interleaved_times(runs, args.repeats, clock), axis=1) * 1e3
         row = [*times, times[0] / times[2], times[1] / times[2]]
-        print(f"{name:<6}" + "".join(f"{v:>13.1f}" for v in row[:3]) +
-              "".join(f"{v:>13.2f}" for v in row[3:]))  # fmt: skip
+        cells = [f"{v:>15.1f}" for v in row[:3]] + [f"{v:>15.2f}" for v in row[3:]]
+        print(f"{name:<6}" + "".join(cells))
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

@@ -17,7 +17,8 @@ Book: chapter 5, "Two attention decoders".
 import numpy as np
 
 from s2s_ref.numpy_nn import attention as att
-from s2s_ref.numpy_nn.gru import gru_backward, gru_forward, gru_step_backward, gru_step_forward
+from s2s_ref.numpy_nn.fused import fused_gru_backward, fused_gru_forward
+from s2s_ref.numpy_nn.gru import gru_step_backward, gru_step_forward
 from s2s_ref.numpy_nn.rnn import rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
 
 # name -> (step_forward, step_backward, forward, backward, parameter names, gate blocks)
@@ -26,8 +27,8 @@ CELLS = {
     "gru": (
         gru_step_forward,
         gru_step_backward,
-        gru_forward,
-        gru_backward,
+        fused_gru_forward,
+        fused_gru_backward,
         ("Wx", "Wh", "bx", "bh"),
         3,
     ),
