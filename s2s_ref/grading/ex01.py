@@ -199,15 +199,13 @@ SPEC.mistake(
     {"db = da.sum(axis=0)": "db = da.sum(axis=1)"},
     "db is summed over the wrong axis: da.sum(axis=0) sums over the batch.",
 )
+STEP = "        h_prev, _ = rnn_step_forward(x[:, t], h_prev, Wx, Wh, b)"
 SPEC.mistake(
     "each state is stored before its step",
     "rnn_forward",
-    {"        h_prev, _ = rnn_step_forward(x[:, t], h_prev, Wx, Wh, b)\n"
-     "        h[:, t] = h_prev":
-     "        h[:, t] = h_prev\n"
-     "        h_prev, _ = rnn_step_forward(x[:, t], h_prev, Wx, Wh, b)"},
+    {STEP + "\n        h[:, t] = h_prev": "        h[:, t] = h_prev\n" + STEP},
     "h[:, t] holds the state before reading x[:, t] (h0 first): store the new state.",
-)  # fmt: skip
+)
 SPEC.mistake(
     "every step starts from h0",
     "rnn_forward",

@@ -170,17 +170,6 @@ def unpack(result, func: str, names: tuple[str, ...]):
     raise Feedback(f"`{func}` should return {expected}, got {got}.")
 
 
-def forward_for_cache(forward, names: tuple[str, ...], *args, **kwargs):
-    """The learner's forward's outputs ``names`` (the last one its opaque cache), for a test of
-    its backward; Feedback that says so when the forward itself fails."""
-    try:
-        return unpack(forward(*args, **kwargs), forward.__name__, names)
-    except Feedback as exc:
-        raise Feedback(
-            f"this test needs your `{forward.__name__}` for the cache, and it failed: {exc}"
-        ) from None
-
-
 def call_learner(name: str, func, *args, **kwargs):
     """Call learner code in this process; its exceptions become Feedback naming it, with the line
     of the learner's cell it came from (the same words as for a call in a worker: ``explain_error``

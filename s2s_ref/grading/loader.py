@@ -16,9 +16,19 @@ from dataclasses import dataclass, field
 import nbformat
 
 _CONSTANT_NODES = (
-    ast.Constant, ast.Tuple, ast.List, ast.Set, ast.Dict, ast.UnaryOp, ast.BinOp, ast.Name,
-    ast.Attribute, ast.Load, ast.operator, ast.unaryop,
-)  # fmt: skip
+    ast.Constant,
+    ast.Tuple,
+    ast.List,
+    ast.Set,
+    ast.Dict,
+    ast.UnaryOp,
+    ast.BinOp,
+    ast.Name,
+    ast.Attribute,
+    ast.Load,
+    ast.operator,
+    ast.unaryop,
+)  # fmt: skip  (a table of node kinds)
 
 
 @dataclass

@@ -22,15 +22,19 @@ class StepModel:
 
     def to_json(self) -> dict:
         table = [[list(k), {str(t): p for t, p in v.items()}] for k, v in self.table.items()]
-        return dict(kind=self.kind, V=self.V, seed=self.seed, temperature=self.temperature,
-                    table=table)  # fmt: skip
+        return dict(
+            kind=self.kind, V=self.V, seed=self.seed, temperature=self.temperature, table=table
+        )
 
     @classmethod
     def from_json(cls, spec: dict) -> "StepModel":
-        table = {tuple(int(t) for t in k): {int(t): float(p) for t, p in v.items()}
-                 for k, v in spec.get("table", [])}  # fmt: skip
-        return cls(spec["kind"], spec["V"], spec.get("seed", 0), spec.get("temperature", 1.5),
-                   table)  # fmt: skip
+        table = {
+            tuple(int(t) for t in k): {int(t): float(p) for t, p in v.items()}
+            for k, v in spec.get("table", [])
+        }
+        return cls(
+            spec["kind"], spec["V"], spec.get("seed", 0), spec.get("temperature", 1.5), table
+        )
 
     def __call__(self, tokens, state):
         prefix = np.concatenate([np.asarray(state), np.asarray(tokens)[:, None]], axis=1)
@@ -40,10 +44,17 @@ class StepModel:
                 for token, p in self.table.get(tuple(row[2:].tolist()), {EOS: 1.0}).items():
                     log_probs[i, token] = np.log(p)
             return log_probs, prefix
-        logits = np.stack([
-            np.random.default_rng([self.seed, int(row[0]), *row[2:].tolist()]).normal(size=self.V)
-            for row in prefix
-        ]) * self.temperature  # fmt: skip
+        logits = (
+            np.stack(
+                [
+                    np.random.default_rng([self.seed, int(row[0]), *row[2:].tolist()]).normal(
+                        size=self.V
+                    )
+                    for row in prefix
+                ]
+            )
+            * self.temperature
+        )
         logits[:, SOS] = -np.inf
         top = logits.max(axis=1, keepdims=True)
         return logits - top - np.log(np.exp(logits - top).sum(axis=1, keepdims=True)), prefix

@@ -45,9 +45,17 @@ MODES = ("bwrap", "unshare", "none")
 # the grading modules a worker imports (and those a notebook's setup cell imports for its check
 # cells); the exercises' tests, which hold the reference and the mistakes, are left out
 WORKER_MODULES = (
-    "__init__.py", "worker.py", "protocol.py", "loader.py", "sandbox.py", "models.py",
-    "feedback.py", "learner.py", "registry.py", "reference.py",
-)  # fmt: skip
+    "__init__.py",
+    "worker.py",
+    "protocol.py",
+    "loader.py",
+    "sandbox.py",
+    "models.py",
+    "feedback.py",
+    "learner.py",
+    "registry.py",
+    "reference.py",
+)  # fmt: skip  (a table: one line per row reads better)
 _lock = threading.Lock()
 _chosen: dict = {}
 _views: dict = {}
@@ -90,9 +98,12 @@ def _works(name: str) -> bool:
     try:
         done = subprocess.run(
             _wrap(name, probe, scratch=None, submission=None, view=None, hide=()),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            timeout=60, check=False,
-        )  # fmt: skip
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=60,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0
@@ -253,8 +264,12 @@ def cover(folders, scratch: str, scratch_bytes: int) -> None:
     if scratch_bytes:
         mounts.append((scratch, 0, f"size={scratch_bytes},mode=0777".encode()))
     for folder, flags, options in mounts:
-        if libc.mount(b"tmpfs", os.fsencode(folder), b"tmpfs", flags | ms_nosuid | ms_nodev,
-                      options) != 0:  # fmt: skip
+        if (
+            libc.mount(
+                b"tmpfs", os.fsencode(folder), b"tmpfs", flags | ms_nosuid | ms_nodev, options
+            )
+            != 0
+        ):
             raise OSError(ctypes.get_errno(), f"could not cover {folder}")
 
 

@@ -142,10 +142,12 @@ def is_folder_of_submissions(path: Path) -> bool:
     if not is_submission_folder(path):
         return True
     return any(
-        entry.is_dir() and entry.name != "exercises" and not entry.name.startswith(".")
+        entry.is_dir()
+        and entry.name != "exercises"
+        and not entry.name.startswith(".")
         and is_submission_folder(entry)
         for entry in path.iterdir()
-    )  # fmt: skip
+    )
 
 
 def how_read(folder: Path, submissions: list[Submission]) -> str:
