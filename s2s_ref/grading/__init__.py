@@ -7,5 +7,6 @@ functions, failures turned into feedback), ``sandbox`` (the limits of a grading 
 ``worker`` (one isolated grading process), ``runner`` (starts workers, enforces time limits,
 survives crashes), ``submissions`` (what to grade: a learner's notebooks or a class's
 submissions), ``gradebook`` (tables, JSON and CSV), ``mutants`` (solutions with a typical mistake
-put in, for the mutation suite and benchmarks), ``exNN`` (one module of tests per exercise).
+put in, for the mutation suite and benchmarks), ``spec`` (declarative tests, one source per
+typical mistake), ``exNN`` (one module per exercise).
 """

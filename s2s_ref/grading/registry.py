@@ -1,13 +1,13 @@
 """Exercises, their graded tests and their catalogue of typical mistakes.
 
-Each ``s2s_ref/grading/exNN.py`` builds one ``Exercise``, registers tests with the
-``@EXERCISE.test(points=..., function=...)`` decorator, and lists the typical mistakes the grader
-recognises in ``EXERCISE.mistakes`` (each one a bug put into the solution notebook, and the words
-the feedback must use to name it: the repository's tests check every entry, and the book's
-appendix "Feedback catalogue" prints them). A test receives a ``Learner`` (the notebook's
-namespace, with borrowing and missing functions turned into feedback) and returns normally to pass
-or raises ``Feedback``. To add an exercise, write its module and add its key to
-``EXERCISE_MODULES``.
+Each ``s2s_ref/grading/exNN.py`` builds one ``Exercise``. ex01-ex05 describe their tests and
+mistakes declaratively with ``grading.spec`` (each mistake written once: a patch that both
+simulates it and, in the mutation suite, puts it into the solution); ex06 and ex07 register tests
+with the ``@EXERCISE.test(points=..., function=...)`` decorator and list their mistakes in
+``EXERCISE.mistakes``. The repository's tests check every catalogue entry, and the book's appendix
+"Feedback catalogue" prints them. A test receives a ``Learner`` (the notebook's namespace, with
+borrowing and missing functions turned into feedback) and returns normally to pass or raises
+``Feedback``. To add an exercise, write its module and add its key to ``EXERCISE_MODULES``.
 """
 
 import contextlib
