@@ -34,7 +34,7 @@ def classroom(tmp_path_factory):
     shutil.copy(SOLUTION, subs / "frank")
     shutil.copy(EXERCISE, subs / "frank" / "ex01_rnn-Copy1.ipynb")  # two notebooks for ex01
     (subs / "gina.ipynb").write_bytes(b"\x89PNG\r\n\x1a\n")  # not a notebook at all
-    bug = next(m for m in get_exercise("ex01").mistakes if "transposed" in m.name)
+    bug = next(m for m in get_exercise("ex01").mistakes if m.name == "dWh transposed")
     shutil.copy(mutant("ex01_rnn.ipynb", bug.replace, root), subs / "hana_ex01.ipynb")
     out = root / "out"
     out.mkdir()
