@@ -19,6 +19,7 @@ from s2s_ref.data.vocab import Vocab
 from s2s_ref.grading.feedback import Feedback, case, check_array
 from s2s_ref.grading.reference import load_private
 from s2s_ref.grading.registry import Exercise, Mistake, test_rng
+from s2s_ref.grading.simulated import Simulated
 from s2s_ref.grading.torch_remote import torch_side
 from s2s_ref.metrics import exact_match
 
@@ -41,24 +42,6 @@ ENCODER_CASES = [
     ("with S = 21, no full row", (13, 1, 20, 6), 21),
 ]
 DECODER_CASES = [("", N, T), ("with N = 1 and T = 1", 1, 1)]  # (label, N, T)
-
-
-class Simulated:
-    """A typical mistake written once: the words the learner reads and how the reference,
-    given the test's inputs, computes the wrong value it produces."""
-
-    def __init__(self, message: str, produce):
-        self.message, self.produce = message, produce
-
-    @staticmethod
-    def arrays(simulated, *inputs):
-        """{message: producer of the mistaken value as an ndarray} for ``check_array``."""
-
-        def produce(f):
-            with torch.no_grad():
-                return f(*inputs).numpy()
-
-        return {m.message: (lambda f=m.produce: produce(f)) for m in simulated}
 
 
 def _rng():
