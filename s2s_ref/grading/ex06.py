@@ -16,12 +16,16 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from s2s_ref.data.batching import make_batch
 from s2s_ref.data.tasks import make_reverse
 from s2s_ref.data.vocab import Vocab
+from s2s_ref.grading.ex06_training import MAX_LEN, JoinedModel
+from s2s_ref.grading.ex06_training import E as TRAIN_E
+from s2s_ref.grading.ex06_training import H as TRAIN_H
 from s2s_ref.grading.feedback import Feedback, case, check_array
 from s2s_ref.grading.reference import load_private
 from s2s_ref.grading.registry import Exercise, Mistake, test_rng
 from s2s_ref.grading.simulated import Simulated
 from s2s_ref.grading.torch_remote import torch_side
 from s2s_ref.metrics import exact_match
+from s2s_ref.torch_nn.search import greedy_decode
 
 EXERCISE = Exercise(
     key="ex06",
@@ -338,26 +342,58 @@ def trains_to_target(learner):
     arrays |= {"src": np.asarray(held_out.src), "src_mask": np.asarray(held_out.src_mask)}
     settings = {"V": len(vocab), "sos_id": vocab.sos_id, "eos_id": vocab.eos_id,
                 "seed": int(rng.integers(2**31))}  # fmt: skip
-    _, out = torch_side(learner).train("training your Encoder and Decoder", "ex06", arrays,
-                                       settings)  # fmt: skip
-    tokens = out[0] if len(out) == 1 else None
-    if (
-        tokens is None
-        or tokens.dtype.kind not in "iu"
-        or tokens.ndim != 2
-        or len(tokens) != len(test_pairs)
-        or tokens.size
-        and (tokens.min() < 0 or tokens.max() >= len(vocab))
-    ):
+    answer, out = torch_side(learner).train("training your Encoder and Decoder", "ex06", arrays,
+                                            settings)  # fmt: skip
+    tokens = out[0] if out else None
+    if not _token_ids(tokens, len(test_pairs), len(vocab)):
         raise Feedback("greedy decoding with your modules did not give one row of token ids per "
                        "held-out source.")  # fmt: skip
-    outputs = [vocab.decode(row) for row in tokens.tolist()]
-    accuracy = exact_match([t for _, t in test_pairs], outputs)
+    names = answer.get("weights") if isinstance(answer, dict) else None
+    if not isinstance(names, list) or len(names) != len(out) - 1:
+        raise Feedback("the training run did not send back the trained weights.")
+    weights = dict(zip(map(str, names), out[1:], strict=True))
+    theirs = [vocab.decode(row) for row in tokens.tolist()]
+    ours = _decode_with(weights, held_out, vocab)
+    targets = [t for _, t in test_pairs]
+    counted = [
+        t if t == o else ["(not what the weights give)"] for t, o in zip(theirs, ours, strict=True)
+    ]
+    accuracy = exact_match(targets, counted)
     if accuracy < TRAIN_TARGET:
+        differ = sum(t != o for t, o in zip(theirs, ours, strict=True))
         raise Feedback(
             f"after 200 training steps your model reverses {accuracy:.0%} of held-out sequences "
-            "exactly; the reference reaches 94 %. Check the tests above first."
-        )
+            "exactly; the reference reaches 94 %. "
+            + (f"{differ} of its {len(theirs)} predictions are not what its trained weights give "
+               "in the reference's Encoder and Decoder (only those count): your modules must "
+               "compute what the reference computes. " if differ else "")
+            + "Check the tests above first."
+        )  # fmt: skip
+
+
+def _token_ids(tokens, rows, V) -> bool:
+    """Whether ``tokens`` is (rows, L) integer ids in [0, V)."""
+    if tokens is None or tokens.dtype.kind not in "iu" or tokens.ndim != 2 or len(tokens) != rows:
+        return False
+    return tokens.size == 0 or (tokens.min() >= 0 and tokens.max() < V)
+
+
+def _decode_with(weights, held_out, vocab):
+    """Greedy decoding of the held-out sources by the reference's modules holding ``weights``."""
+    model = JoinedModel(ref.Encoder(len(vocab), TRAIN_E, TRAIN_H),
+                        ref.Decoder(len(vocab), TRAIN_E, TRAIN_H, 2 * TRAIN_H), 2 * TRAIN_H,
+                        TRAIN_H)  # fmt: skip
+    ours = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    theirs = {k: tuple(np.shape(v)) for k, v in weights.items()}
+    if theirs != ours:
+        raise Feedback(f"the trained model's parameters should be {ours}, got {theirs}.")
+    model.load_state_dict({k: torch.as_tensor(np.asarray(v, dtype=np.float32))
+                           for k, v in weights.items()})  # fmt: skip
+    model.eval()
+    tokens, _, _ = greedy_decode(model, torch.as_tensor(held_out.src),
+                                 torch.as_tensor(held_out.src_mask), vocab.sos_id, vocab.eos_id,
+                                 MAX_LEN)  # fmt: skip
+    return [vocab.decode(row) for row in tokens.tolist()]
 
 
 # The typical mistakes this grader names: each is put into the solution notebook by the

@@ -3,8 +3,9 @@ bridge, trained briefly with the course's training loop, then decoded greedily.
 
 ``learner_predictions`` runs where the learner's code runs (the grading worker, or the notebook's
 kernel for a check cell): it gets the training batch and the held-out SOURCES, and returns the
-predicted token ids; the targets of the held-out sources stay with the checker (``ex06``), which
-scores them. Book: chapter 6, "The training loop"; notebook: ex06_torch_seq2seq.ipynb.
+predicted token ids and the trained weights; the targets of the held-out sources stay with the
+checker (``ex06``), which scores the predictions that the weights, in the reference's modules,
+also give. Book: chapter 6, "The training loop"; notebook: ex06_torch_seq2seq.ipynb.
 """
 
 from types import SimpleNamespace
@@ -13,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from s2s_ref.grading.torch_ops import deterministic
+from s2s_ref.grading.torch_ops import deterministic, state
 from s2s_ref.torch_nn.search import greedy_decode
 from s2s_ref.torch_nn.training import TrainConfig, train
 
@@ -46,7 +47,8 @@ def learner_predictions(Encoder, Decoder, data, src, src_mask, V, sos_id, eos_id
 
     data: {"src", "src_mask", "tgt_in", "tgt_out", "tgt_mask"} arrays (the training batch);
     src (M, S) int64, src_mask (M, S) bool: held-out sources; seed: torch's seed for the run.
-    -> (M, L) int64 token ids, L <= MAX_LEN (EOS and padding after it included).
+    -> ((M, L) int64 token ids, L <= MAX_LEN (EOS and padding after it included), the trained
+    model's state {name: float64 ndarray}).
     """
     with deterministic(seed):
         model = JoinedModel(Encoder(V, E, H), Decoder(V, E, H, 2 * H), 2 * H, H)
@@ -56,4 +58,4 @@ def learner_predictions(Encoder, Decoder, data, src, src_mask, V, sos_id, eos_id
         model.eval()
         tokens, _, _ = greedy_decode(model, torch.as_tensor(src), torch.as_tensor(src_mask),
                                      sos_id, eos_id, MAX_LEN)  # fmt: skip
-    return np.asarray(tokens.detach().cpu().numpy(), dtype=np.int64)
+    return np.asarray(tokens.detach().cpu().numpy(), dtype=np.int64), state(model)

@@ -123,18 +123,20 @@ TRAINED = {"ex06": ("Encoder", "Decoder"), "ex07": ("LuongDecoder",)}  # the lea
 
 
 def train(task, classes, arrays, settings, evaluate=None):
-    """The learner-side training of ``task``: ex06 trains ``classes`` and returns greedy token
-    ids for the held-out sources ``arrays["src"]``; ex07 trains, asking ``evaluate(weights)``
-    for the metric. -> (a JSON dict, a list of ndarrays)."""
+    """The learner-side training of ``task``: ex06 trains ``classes`` and returns the greedy
+    token ids for the held-out sources ``arrays["src"]`` and the trained weights (named in the
+    JSON dict's "weights"); ex07 trains, asking ``evaluate(weights)`` for the metric.
+    -> (a JSON dict, a list of ndarrays)."""
     if task == "ex06":
         from s2s_ref.grading.ex06_training import learner_predictions
 
         data = {k.removeprefix("train_"): v for k, v in arrays.items() if k.startswith("train_")}
-        tokens = learner_predictions(
+        tokens, weights = learner_predictions(
             classes["Encoder"], classes["Decoder"], data, arrays["src"], arrays["src_mask"],
             *(settings[k] for k in ("V", "sos_id", "eos_id", "seed")),
         )  # fmt: skip
-        return {}, [tokens]
+        names = sorted(weights)
+        return {"weights": names}, [tokens, *(weights[n] for n in names)]
     if task == "ex07":
         from s2s_ref.grading.ex07_training import learner_training
 
