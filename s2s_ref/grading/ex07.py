@@ -144,8 +144,8 @@ def attention_matches_reference(learner):
             n = mask.shape[0]
             if ctx.shape == (n, t, Hk):
                 raise Feedback(
-                    f"context has shape {ctx.shape} = (N, T, Hk): it averages the keys k; it "
-                    f"must average the values v, (N, T, Hv) = ({n}, {t}, {Hv})."
+                    f"context has shape {ctx.shape} = (N, T, Hk): {CONTEXT_FROM_KEYS.message} "
+                    f"Its shape is (N, T, Hv) = ({n}, {t}, {Hv})."
                 )
             w_ref = _reference_attention(*inputs)
             check_array("weights", w, w_ref, shape_hint="(N, T, S)",
