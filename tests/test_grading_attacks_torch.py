@@ -3,7 +3,10 @@ a solution or stub notebook with hostile code put in; the tests it could win fal
 (the others keep the points the notebook's own, honest code earns). Run in the bwrap and the
 plain (none) modes; attacks that signal the grader only where a sandbox holds them."""
 
+import os
 import shutil
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -124,6 +127,25 @@ class _Patch:
     _t.learner_training = _ask_often
 """
 
+LOAD_BY_PATH = """
+import importlib.util, os, s2s_ref
+
+
+class _Load:  # a class body runs when the notebook is graded
+    path = os.path.join(os.path.dirname(s2s_ref.__file__), "torch_nn", "seq2seq.py")
+    spec = importlib.util.spec_from_file_location("mine", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+
+class Encoder(_Load.module.Encoder):
+    pass
+
+
+class Decoder(_Load.module.Decoder):
+    pass
+"""
+
 # name: (notebook, replacements, extra cells, cells first, tests (prefixes) that must score 0)
 ATTACKS = {
     "patching ex06_training to return the reversal by hand": (
@@ -145,11 +167,7 @@ ATTACKS = {
         "stub:" + EX06, {}, ["from s2s_ref.torch_nn.seq2seq import Encoder, Decoder"], [],
         ["Encoder", "Decoder"]),
     "loading seq2seq.py from the package's folder": (
-        "stub:" + EX06, {}, ["import importlib.util, os, s2s_ref\n"
-                             "_p = os.path.join(os.path.dirname(s2s_ref.__file__), 'torch_nn', 'seq2seq.py')\n"
-                             "_s = importlib.util.spec_from_file_location('mine', _p)\n"
-                             "_m = importlib.util.module_from_spec(_s)\n_s.loader.exec_module(_m)\n"
-                             "Encoder, Decoder = _m.Encoder, _m.Decoder"], [], ["Encoder", "Decoder"]),
+        "stub:" + EX06, {}, [LOAD_BY_PATH], [], ["Encoder", "Decoder"]),
     "importing s2s_ref.torch_nn.attention_decoder and attention": (
         "stub:" + EX07, {}, ["from s2s_ref.torch_nn.attention_decoder import LuongDecoder\n"
                              "from s2s_ref.torch_nn.attention import masked_softmax as batched_masked_softmax"],
@@ -161,7 +179,8 @@ ATTACKS = {
 SANDBOXED = {
     "killing the parent from the training run": (
         EX06, {DECODER_BODY: "        import os\n        os.kill(os.getppid(), 9)\n"
-               "        os.kill(1, 9)\n" + DECODER_BODY}, [], [], ["Decoder"]),
+               "        os.kill(1, 9)\n" + CONSTANT_LOGITS}, [], [],
+        [TRAINING["ex06"], "Decoder: logits"]),
 }  # fmt: skip
 
 
@@ -169,11 +188,20 @@ def _modes():
     return ["none", *(["bwrap"] if shutil.which("bwrap") else [])]
 
 
+def _nobody_can_run_python() -> bool:
+    """As root the plain mode runs the worker as uid 65534: every folder above the interpreter
+    and its packages must let others through."""
+    folders = {Path(os.path.realpath(sys.executable)).parent, Path(np.__file__).resolve().parent}
+    return all(p.stat().st_mode & 0o001 for f in folders for p in (f, *f.parents))
+
+
 @pytest.fixture(params=_modes())
 def mode(request, monkeypatch):
     monkeypatch.setenv("S2S_GRADER_SANDBOX", request.param)
     if request.param != "none" and not sandbox._works(request.param):
         pytest.skip(f"{request.param} cannot make namespaces here")
+    if request.param == "none" and os.geteuid() == 0 and not _nobody_can_run_python():
+        pytest.skip("as root the plain mode's worker (uid 65534) cannot run this interpreter")
     return request.param
 
 
@@ -207,6 +235,7 @@ def _no_false_points(spec, tmp_path):
     assert attacked, [t.name for t in result.tests]
     assert [(t.name, t.points) for t in attacked if t.points] == [], result.tests
     assert all(t.feedback.strip() for t in attacked)  # every lost point says why
+    assert not any("could not be loaded" in t.feedback for t in result.tests)  # it was graded
     return result
 
 
