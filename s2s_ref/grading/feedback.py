@@ -174,20 +174,6 @@ def forward_for_cache(forward, names: tuple[str, ...], *args, **kwargs):
         ) from None
 
 
-def call_learner(name: str, func, *args):
-    """Call learner code in the test's own process; its exceptions become Feedback naming it."""
-    try:
-        return func(*args)
-    except Feedback:
-        raise
-    except NotImplementedError:
-        raise Feedback(
-            f"`{name}` is not implemented yet (it raises NotImplementedError)."
-        ) from None
-    except Exception as exc:
-        raise Feedback(f"`{name}` raised {type(exc).__name__}: {exc}") from None
-
-
 def diagnose(
     got, mistakes: Mapping[str, Callable[[], object]], *, rtol=1e-6, atol=1e-8, expected=None
 ):
