@@ -1,21 +1,25 @@
-"""The training test of ex06: the learner's Encoder and Decoder, joined by a bridge, trained
-briefly on sequence reversal with the course's training loop, scored by greedy exact match.
+"""The training part of ex06, on the learner's side: the learner's Encoder and Decoder joined by a
+bridge, trained briefly with the course's training loop, then decoded greedily.
 
-Book: chapter 6, "The training loop"; notebook: ex06_torch_seq2seq.ipynb.
+``learner_predictions`` runs where the learner's code runs (the grading worker, or the notebook's
+kernel for a check cell): it gets the training batch and the held-out SOURCES, and returns the
+predicted token ids and the trained weights; the targets of the held-out sources stay with the
+checker (``ex06``), which scores the predictions that the weights, in the reference's modules,
+also give. Book: chapter 6, "The training loop"; notebook: ex06_torch_seq2seq.ipynb.
 """
+
+from types import SimpleNamespace
 
 import numpy as np
 import torch
 from torch import nn
 
-from s2s_ref.data.batching import make_batch
-from s2s_ref.data.tasks import make_reverse
-from s2s_ref.data.vocab import Vocab
-from s2s_ref.metrics import exact_match
+from s2s_ref.grading.torch_ops import deterministic, state
 from s2s_ref.torch_nn.search import greedy_decode
 from s2s_ref.torch_nn.training import TrainConfig, train
 
 E, H, STEPS = 16, 32, 200
+MAX_LEN = 7  # tokens decoded per held-out source (sources have 2..5 symbols, then EOS)
 
 
 class JoinedModel(nn.Module):
@@ -38,27 +42,20 @@ class JoinedModel(nn.Module):
         return self.decoder(tgt_in, context, state)[0]
 
 
-def train_and_score(Encoder, Decoder, call=lambda what, f, *a: f(*a), seed=0):
-    """Train Encoder(V, E, H) + Decoder(V, E, H, 2H) for STEPS steps; held-out exact match.
+def learner_predictions(Encoder, Decoder, data, src, src_mask, V, sos_id, eos_id, seed):
+    """Train Encoder(V, E, H) + Decoder(V, E, H, 2H) for STEPS steps on ``data``; greedy ids.
 
-    call(what, fn, *args) runs learner code (the grader turns its errors into feedback).
-    Global torch random state is restored afterwards: the grader may run in a learner's kernel.
+    data: {"src", "src_mask", "tgt_in", "tgt_out", "tgt_mask"} arrays (the training batch);
+    src (M, S) int64, src_mask (M, S) bool: held-out sources; seed: torch's seed for the run.
+    -> ((M, L) int64 token ids, L <= MAX_LEN (EOS and padding after it included), the trained
+    model's state {name: float64 ndarray}).
     """
-    rng = np.random.default_rng(seed)
-    train_pairs = make_reverse(3000, rng, min_len=2, max_len=5, n_symbols=6)
-    test_pairs = make_reverse(300, rng, min_len=2, max_len=5, n_symbols=6, split="test")
-    vocab = Vocab([chr(ord("a") + i) for i in range(6)])
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        model = JoinedModel(Encoder(len(vocab), E, H), Decoder(len(vocab), E, H, 2 * H), 2 * H, H)
+    with deterministic(seed):
+        model = JoinedModel(Encoder(V, E, H), Decoder(V, E, H, 2 * H), 2 * H, H)
         config = TrainConfig(lr=1e-2, batch_size=32, max_steps=STEPS, warmup_steps=10,
                              device="cpu", cpu_threads=1, progress=False)  # fmt: skip
-        data = make_batch(train_pairs, vocab, vocab)
-        call("training your Encoder and Decoder", train, model, data, config)
-    batch = make_batch(test_pairs, vocab, vocab)
-    model.eval()
-    tokens, _, _ = call("greedy decoding with your modules", greedy_decode, model,
-                        torch.as_tensor(batch.src), torch.as_tensor(batch.src_mask),
-                        vocab.sos_id, vocab.eos_id, 7)  # fmt: skip
-    outputs = [vocab.decode(row) for row in tokens.numpy()]
-    return exact_match([t for _, t in test_pairs], outputs)
+        train(model, SimpleNamespace(**{k: torch.as_tensor(v) for k, v in data.items()}), config)
+        model.eval()
+        tokens, _, _ = greedy_decode(model, torch.as_tensor(src), torch.as_tensor(src_mask),
+                                     sos_id, eos_id, MAX_LEN)  # fmt: skip
+    return np.asarray(tokens.detach().cpu().numpy(), dtype=np.int64), state(model)

@@ -1,5 +1,8 @@
-"""The training part of ex07: chapter 6's encoder joined to the learner's Luong decoder, and the
-reversal task it is trained on (used by the grader's training test and the notebook's last part).
+"""The training part of ex07: chapter 6's encoder joined to the learner's Luong decoder, the
+reversal task it is trained on (used by the grader's training test and the notebook's last part),
+and ``learner_training``, which trains the learner's decoder where the learner's code runs (the
+grading worker, or the notebook's kernel for a check cell). The held-out set is not here: the
+training loop's evaluation asks the checker (``ex07``), which scores the weights it is sent.
 
 Book: chapter 7; notebook: ex07_torch_attention.ipynb.
 """
@@ -7,6 +10,8 @@ Book: chapter 7; notebook: ex07_torch_attention.ipynb.
 from types import SimpleNamespace
 
 import torch
+
+from s2s_ref.grading.torch_ops import deterministic
 
 
 class WithEncoder(torch.nn.Module):
@@ -51,3 +56,21 @@ def teacher_forced_accuracy(model, data):
     with torch.no_grad():
         pred = model(data.src, data.src_mask, data.tgt_in).argmax(-1)
     return float((pred == data.tgt_out)[data.tgt_mask].double().mean())
+
+
+V, E, H, STEPS, EVAL_EVERY = 3 + 6, 16, 32, 200, 25
+
+
+def learner_training(LuongDecoder, data, seed, evaluate):
+    """Train WithEncoder(LuongDecoder(V, E, H, H)) on ``data`` (a ``reversal`` batch as arrays)
+    for at most STEPS steps, stopping once ``evaluate(model) >= TRAIN_TARGET`` (asked every
+    EVAL_EVERY steps); torch seeded with ``seed``. -> the number of steps trained."""
+    from s2s_ref.torch_nn.training import TrainConfig, train
+
+    with deterministic(seed):
+        model = WithEncoder(LuongDecoder(V, E, H, H), V, E, H)
+        config = TrainConfig(lr=2e-2, batch_size=64, max_steps=STEPS, warmup_steps=10,
+                             seed=int(seed), eval_every=EVAL_EVERY, target=TRAIN_TARGET,
+                             device="cpu", cpu_threads=1, progress=False)  # fmt: skip
+        batch = SimpleNamespace(**{k: torch.as_tensor(v) for k, v in data.items()})
+        return train(model, batch, config, evaluate).step

@@ -222,6 +222,17 @@ def explain_error(name: str, kind: str, type: str = "", message: str = "", where
     return f"`{name}` raised {type or 'an exception'}: {message}{where}{hint}"
 
 
+def forward_for_cache(forward, names: tuple[str, ...], *args, **kwargs):
+    """The learner's forward's outputs ``names`` (the last one its opaque cache), for a test of
+    its backward; Feedback that says so when the forward itself fails."""
+    try:
+        return unpack(forward(*args, **kwargs), forward.__name__, names)
+    except Feedback as exc:
+        raise Feedback(
+            f"this test needs your `{forward.__name__}` for the cache, and it failed: {exc}"
+        ) from None
+
+
 def diagnose(
     got, mistakes: Mapping[str, Callable[[], object]], *, rtol=1e-6, atol=1e-8, expected=None
 ):

@@ -3,16 +3,14 @@
 The checker loads the modules of an exercise's reference under a private name (nothing is
 registered as ``s2s_ref.numpy_nn.rnn``), so that a check cell's namespace does not gain them.
 Workers never have them (their copy of the package leaves them out); there ``ImportBlocker``
-only turns the failing import into a sentence naming the exercise. The PyTorch exercises, whose
-tests still run inside the worker, also use ``block_reading``. ``is_from_reference`` tells a
-check cell that a function is the course's own.
+only turns the failing import into a sentence naming the exercise. ``is_from_reference`` tells
+a check cell that a function is the course's own.
 """
 
 import contextlib
 import functools
 import hashlib
 import importlib.util
-import os
 import sys
 import types
 from pathlib import Path
@@ -86,34 +84,6 @@ def _private_copies_standing_in():
     finally:
         for name in stand_ins:
             del sys.modules[name]
-
-
-def block_reading(hidden: tuple[str, ...]) -> None:
-    """From now on, opening the source or compiled file of a hidden module raises PermissionError.
-
-    Files are recognised by device and inode, so a path spelled differently, given as bytes, or a
-    link to the file is refused too.
-    """
-    files = [_PACKAGE_ROOT.joinpath(*m.split(".")[1:]).with_suffix(".py") for m in hidden]
-    files += [c for f in files for c in f.parent.glob(f"__pycache__/{f.stem}.*.pyc")]
-    blocked = {(st.st_dev, st.st_ino) for st in map(_stat, files) if st is not None}
-
-    def hook(event, args):
-        if event == "open" and not isinstance(args[0], int):
-            st = _stat(args[0])
-            if st is not None and (st.st_dev, st.st_ino) in blocked:
-                raise PermissionError(
-                    f"{os.fsdecode(args[0])} holds the reference solution and is not readable now"
-                )
-
-    sys.addaudithook(hook)
-
-
-def _stat(path):
-    try:
-        return os.stat(path)
-    except (OSError, TypeError, ValueError):
-        return None
 
 
 class ImportBlocker:

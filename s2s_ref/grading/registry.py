@@ -68,7 +68,6 @@ class Exercise:
     notebook: str
     functions: tuple[str, ...]
     hidden_modules: tuple[str, ...]
-    in_worker: bool = False  # PyTorch exercises: the tests run inside the worker
     tests: list[GradedTest] = field(default_factory=list)
     mistakes: list[Mistake] = field(default_factory=list)
     spec: object = None  # the exercise's ``spec.Spec``, for exercises written declaratively

@@ -2,13 +2,12 @@
 
 The checker (this process) holds the exercise's tests, the reference, the inputs and the expected
 values; it copies the notebook into a private scratch folder, starts one worker for it (see
-``sandbox``) and runs each test, sending the worker the calls a test makes (``remote``). PyTorch
-exercises (``Exercise.in_worker``) still run their tests inside the worker, which then reports
-each outcome. A test has ``timeout`` seconds; a worker that overruns, exits, crashes or breaks the
-channel costs that test (0 points and a sentence saying what happened) and is replaced by a fresh
-one for the next test. Every test's inputs come from a seed derived from (exercise, test, seed),
-so the same notebook and seed give the same verdicts. The whole sandbox is killed when the
-notebook is done; its scratch folder is deleted.
+``sandbox``) and runs each test, sending the worker the calls a test makes (``remote``, and
+``torch_remote`` for the PyTorch exercises). A test has ``timeout`` seconds; a worker that
+overruns, exits, crashes or breaks the channel costs that test (0 points and a sentence saying
+what happened) and is replaced by a fresh one for the next test. Every test's inputs come from a
+seed derived from (exercise, test, seed), so the same notebook and seed give the same verdicts.
+The whole sandbox is killed when the notebook is done; its scratch folder is deleted.
 """
 
 import contextlib
@@ -24,7 +23,7 @@ from pathlib import Path
 from s2s_ref.grading import protocol, sandbox
 from s2s_ref.grading.feedback import Feedback, notes
 from s2s_ref.grading.registry import get_exercise, seeded
-from s2s_ref.grading.remote import RemoteLearner, TestTimedOut, WorkerDied, explain
+from s2s_ref.grading.remote import RemoteLearner, TestTimedOut, WorkerDied
 
 LOAD_SECONDS = 60.0  # imports in the notebook (numpy, torch, matplotlib) can be slow on a busy CPU
 GRACE = 5.0  # seconds past a test's timeout before the checker kills a worker that ignored it
@@ -147,8 +146,6 @@ class _Session:
                 if self.fatal:
                     return False, self.fatal
             deadline = time.monotonic() + self.timeout
-            if self.exercise.in_worker:
-                return self._in_worker(test, seed, deadline)
             learner = RemoteLearner(self.worker, self.loaded, deadline)
             try:
                 with seeded(self.exercise.key, test.name, seed), notes() as noted:
@@ -178,21 +175,10 @@ class _Session:
             return said, " ".join(said)
         return True, ""
 
-    def _in_worker(self, test, seed, deadline):
-        request = {"op": "test", "name": test.name, "seed": seed,
-                   "seconds": max(deadline - time.monotonic(), 0.01)}  # fmt: skip
-        header, _ = self.worker.request(request, [], deadline)
-        if "outcome" in header:
-            passed, feedback = header["outcome"]
-            return bool(passed), str(feedback)
-        error = explain(test.function, header.get("error") or {})
-        raise error
-
     def _start(self):
         if STOP.is_set():
             raise Stopped("grading was stopped")
-        in_worker = self.exercise.in_worker  # then the reference is in the worker, kept private
-        view = sandbox.package_view(() if in_worker else self.exercise.hidden_modules, in_worker)
+        view = sandbox.package_view(self.exercise.hidden_modules)
         cpu = int(len(self.exercise.tests) * (self.timeout + GRACE) + LOAD_SECONDS + 30)
         self.worker = _Worker(self, view, cpu, self.timeout)
         try:
@@ -235,8 +221,6 @@ class _Worker:
             args += [str(from_checker), str(to_checker), "--scratch", scratch]
             args += ["--load-timeout", str(LOAD_SECONDS), "--memory-gb", str(session.memory_gb)]
             args += ["--cpu-seconds", str(cpu_seconds), "--label", str(session.source.resolve())]
-            if session.exercise.in_worker:
-                return [*args, "--in-worker"]
             return [*args, "--hidden", *session.exercise.hidden_modules]
 
         argv, inner = sandbox.command(

@@ -43,7 +43,8 @@ PROCESSES = 4096  # threads count too (BLAS, PyTorch); a fork bomb stops here
 NOBODY = 65534
 MODES = ("bwrap", "unshare", "none")
 # the grading modules a worker imports (and those a notebook's setup cell imports for its check
-# cells); the exercises' tests, which hold the reference and the mistakes, are left out
+# cells, and the learner-side training helpers of ex06 and ex07, which hold no held-out data);
+# the exercises' tests, which hold the reference and the mistakes, are left out
 WORKER_MODULES = (
     "__init__.py",
     "worker.py",
@@ -55,7 +56,10 @@ WORKER_MODULES = (
     "learner.py",
     "registry.py",
     "reference.py",
-)  # fmt: skip  (a table: one line per row reads better)
+    "torch_ops.py",
+    "ex06_training.py",
+    "ex07_training.py",
+)
 _lock = threading.Lock()
 _chosen: dict = {}
 _views: dict = {}
@@ -109,10 +113,10 @@ def _works(name: str) -> bool:
     return done.returncode == 0
 
 
-def package_view(hidden: tuple[str, ...], in_worker: bool) -> Path:
-    """A private copy of the package for workers: without ``hidden`` modules and, unless the
-    tests run in the worker, without any grading module but the worker's own."""
-    key = (hidden, in_worker)
+def package_view(hidden: tuple[str, ...]) -> Path:
+    """A private copy of the package for workers: without ``hidden`` modules nor any grading
+    module but the worker's own (``WORKER_MODULES``)."""
+    key = hidden
     with _lock:
         if key in _views and _views[key].exists():
             return _views[key]
@@ -122,7 +126,7 @@ def package_view(hidden: tuple[str, ...], in_worker: bool) -> Path:
             relative = source.relative_to(PACKAGE)
             if source in leave_out or "__pycache__" in relative.parts:
                 continue
-            if relative.parts[0] == "grading" and not in_worker:
+            if relative.parts[0] == "grading":
                 if len(relative.parts) > 2 or relative.name not in WORKER_MODULES:
                     continue
             target = root / "s2s_ref" / relative

@@ -10,12 +10,16 @@ one request at a time:
   handles of earlier results or step models (``grading.models``); answer with the result as
   values (arrays, nested tuples and lists; any other object stays here, named by a handle), the
   arguments the call wrote into, or the exception as text.
+- ``{"op": "torch_build" | "torch_load" | "torch_call" | "torch_train", ...}``: PyTorch
+  exercises (see ``torch_ops``): build a learner's module (kept here as a handle, its state
+  dict's shapes sent back), give it weights sent as arrays, call it or a learner function with
+  tensors and backpropagate an upstream gradient (outputs and gradients sent back as arrays),
+  train the learner's modules and send back predictions (ex06) or ask the checker to evaluate
+  weights while training (ex07: ``{"kind": "evaluate"}`` messages, answered with a number).
 - ``{"op": "forget"}``: drop the handles (a test ended).
-- ``{"op": "test", "name": TEST}``: only for exercises graded inside the worker (``in_worker``
-  exercises, PyTorch): run that graded test here and answer its outcome.
 
-The worker never holds the reference of an exercise graded from outside, nor expected values; it
-has no verdict to send. Its stdout and stderr go to /dev/null.
+The worker never holds the reference, the expected values, the held-out targets or the
+mistakes; it has no verdict to send. Its stdout and stderr go to /dev/null.
 """
 
 import argparse
@@ -53,7 +57,6 @@ def main(argv=None):
     parser.add_argument("--load-timeout", type=float, default=60.0, help="seconds to load")
     parser.add_argument("--memory-gb", type=float, default=8.0, help="address space cap")
     parser.add_argument("--cpu-seconds", type=int, default=3600, help="CPU time cap")
-    parser.add_argument("--in-worker", action="store_true", help="run the graded tests here")
     parser.add_argument("--hidden", nargs="*", default=[], help="modules left out of the copy")
     parser.add_argument("--label", default="", help="the notebook graded, as `ps` shows it")
     parser.add_argument("--hide", nargs="*", default=[], help="folders to cover (unshare mode)")
@@ -79,7 +82,6 @@ class Worker:
         self.args, self.fd_in, self.fd_out = args, fd_in, fd_out
         self.namespace: dict = {}
         self.handles: dict[int, object] = {}
-        self.tests: dict = {}
 
     def run(self):
         if not self.load():
@@ -96,13 +98,10 @@ class Worker:
 
     def load(self) -> bool:
         from s2s_ref.grading.loader import NotebookError, load_notebook
+        from s2s_ref.grading.reference import ImportBlocker
 
-        if self.args.in_worker:
-            self.tests = _tests_in_worker(self.args.exercise)
-        else:  # the modules are not there; this only says why an import of one fails
-            from s2s_ref.grading.reference import ImportBlocker
-
-            ImportBlocker(self.args.exercise, tuple(self.args.hidden)).install()
+        # the modules are not there; this only says why an import of one fails
+        ImportBlocker(self.args.exercise, tuple(self.args.hidden)).install()
         signal.setitimer(signal.ITIMER_REAL, self.args.load_timeout)
         try:
             loaded = load_notebook(self.args.notebook)
@@ -143,8 +142,8 @@ class Worker:
         if op == "forget":
             self.handles.clear()
             return {"ok": True}, []
-        if op == "test":
-            return self.run_test(request), []
+        if op in TORCH_OPS:
+            return self.torch(request, blobs)
         if op != "call":
             return {"error": {"kind": "worker", "message": f"unknown request {op!r}"}}, []
         target = request.get("target")
@@ -221,38 +220,77 @@ class Worker:
             return {"handle": handle, "type": kind, "array": len(blobs) - 1}
         return {"handle": handle, "type": kind}
 
-    def run_test(self, request):
-        from s2s_ref.grading.feedback import Feedback
-        from s2s_ref.grading.learner import Learner
-        from s2s_ref.grading.registry import seeded
-
-        test = self.tests[request["name"]]
+    def torch(self, request, blobs):
+        """Answer a ``torch_*`` request (see ``torch_ops``) within the test's time."""
         signal.setitimer(signal.ITIMER_REAL, max(float(request.get("seconds", 30)), 0.01))
         try:
-            with seeded(self.args.exercise, test.name, int(request.get("seed", 0))):
-                test.run(Learner(self.namespace))
-            return {"outcome": [True, ""]}
-        except Feedback as exc:
-            return {"outcome": [False, _shorten(str(exc))]}
+            return self._torch(request, blobs)
         except _TestTimeout:
             raise
-        except MemoryError:
-            return {"error": {"kind": "memory", "type": "MemoryError", "message": ""}}
-        except BaseException as exc:
-            return {"error": {"kind": "raised", **describe_exception(exc)}}
+        except NotImplementedError:
+            return {"error": {"kind": "not_implemented"}}, []
+        except MemoryError as exc:
+            return {"error": {"kind": "memory", **describe_exception(exc)}}, []
+        except BaseException as exc:  # learner code, as in ``call``
+            return {"error": {"kind": "raised", **describe_exception(exc)}}, []
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
 
+    def _torch(self, request, blobs):
+        from s2s_ref.grading import torch_ops
 
-def _tests_in_worker(key):
-    """The graded tests of an exercise that runs inside the worker, with the old defences."""
-    from s2s_ref.grading.reference import ImportBlocker, block_reading
-    from s2s_ref.grading.registry import get_exercise
+        op, target = request["op"], request.get("target")
+        obj = self.handles.get(target) if isinstance(target, int) else self.namespace.get(target)
+        if op == "torch_build":
+            if not callable(obj):
+                return {"error": {"kind": "worker", "message": "not a function"}}, []
+            built = torch_ops.build(obj, request.get("args", []), request.get("seed"))
+            handle = len(self.handles) + 1
+            self.handles[handle] = built
+            return {"ok": True, "handle": handle, "info": torch_ops.describe(built)}, []
+        if op == "torch_load":
+            weights = {k: protocol.decode_array(blobs[i]) for k, i in request["state"].items()}
+            return {"ok": True, "info": torch_ops.load(obj, weights)}, []
+        if op == "torch_train":
+            task = request.get("task")
+            classes = {name: self.namespace.get(name) for name in torch_ops.TRAINED[task]}
+            arrays = {k: protocol.decode_array(blobs[i]) for k, i in request["arrays"].items()}
+            result, out = torch_ops.train(task, classes, arrays, request["settings"], self.ask)
+            return {"ok": True, "result": result}, [protocol.encode_array(a) for a in out]
+        args = [self.decode(a, blobs) for a in request.get("args", [])]
+        upstream = request.get("upstream")
+        if upstream is not None:
+            upstream = [None if g is None else self.decode(g, blobs) for g in upstream]
+        module = obj if hasattr(obj, "named_parameters") else None
+        answer = torch_ops.call(obj, args, tuple(request.get("grad", ())), upstream, module)
+        out: list[bytes] = []
 
-    exercise = get_exercise(key)
-    ImportBlocker(exercise.key, exercise.hidden_modules).install()
-    block_reading(exercise.hidden_modules)
-    return {t.name: t for t in exercise.tests}
+        def blob(array):
+            if array is None:
+                return None
+            out.append(protocol.encode_array(array))
+            return len(out) - 1
+
+        header = {
+            "ok": True,
+            "tuple": answer["tuple"],
+            "outputs": [{"type": o["type"], "array": blob(o["array"]),
+                         "requires_grad": o["requires_grad"]} for o in answer["outputs"]],
+            "param_grads": {k: blob(v) for k, v in answer["param_grads"].items()},
+            "input_grads": [blob(g) for g in answer["input_grads"]],
+        }  # fmt: skip
+        return header, out
+
+    def ask(self, weights):
+        """The checker's metric for ``weights`` (a training loop's evaluation): a number."""
+        names = sorted(weights)
+        protocol.send(self.fd_out, {"kind": "evaluate", "names": names},
+                      [protocol.encode_array(weights[n]) for n in names])  # fmt: skip
+        reply, _ = protocol.receive(self.fd_in)
+        return float(reply["metric"])
+
+
+TORCH_OPS = ("torch_build", "torch_load", "torch_call", "torch_train")
 
 
 def _as_numeric(obj):
