@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from s2s_ref import assets
+from s2s_ref.experiments.cli import load_results
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = sorted((ROOT / "solutions").glob("ex*.ipynb"))
@@ -39,9 +40,9 @@ for path in map(Path, sys.argv[1:]):
 
 
 def test_the_date_model_ships_in_the_package_and_loads_through_importlib_resources():
-    assert assets.names() == ["dates.json", "dates.npz"]
+    assert assets.names() == ["dates.npz"]
     weights = assets.load_npz("dates.npz")
-    saved = assets.load_json("dates.json")
+    saved = load_results("dates_numpy")
     assert weights["dec_Wh"].shape == (128, 3 * 128)  # a GRU decoder, H = 128
     assert saved["test"]["free_exact"] > 0.9 and saved["src_vocab"] and saved["tgt_vocab"]
     with pytest.raises(FileNotFoundError, match="s2s_ref.assets has no file 'nope.npz'"):
@@ -93,7 +94,8 @@ def test_a_wheel_in_a_fresh_venv_runs_every_solution_alone_in_an_empty_folder(tm
     start = time.perf_counter()
     wheel = _build_wheel(tmp_path)
     files = zipfile.ZipFile(wheel).namelist()
-    assert {"s2s_ref/assets/dates.npz", "s2s_ref/assets/dates.json"} <= set(files)
+    shipped = {"s2s_ref/assets/dates.npz", "s2s_ref/experiments/results/dates_numpy.json"}
+    assert shipped <= set(files)
     assert any(f.endswith("licenses/LICENSE") for f in files), "the wheel carries LICENSE"
     assert not any(f.startswith(("tests/", "solutions/", "book/")) for f in files)
     venv = tmp_path / "venv"

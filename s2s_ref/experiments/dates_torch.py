@@ -21,13 +21,12 @@ from s2s_ref.data.batching import make_batch
 from s2s_ref.data.dates import date_formats, format_human_date, make_dates
 from s2s_ref.data.splits import split_of
 from s2s_ref.data.vocab import Vocab
-from s2s_ref.experiments.cli import output_arg, positive_float, seed_arg, write_json
+from s2s_ref.experiments.cli import out_arg, output_arg, positive_float, seed_arg, write_json
 from s2s_ref.metrics import exact_match
 from s2s_ref.torch_nn.search import greedy_decode
 from s2s_ref.torch_nn.seq2seq import Seq2Seq
 from s2s_ref.torch_nn.training import TrainConfig, train
 
-RESULTS = os.path.join(os.path.dirname(__file__), "results", "dates_torch.json")
 TARGET_VOCAB = Vocab("0123456789-")
 
 
@@ -122,7 +121,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=seed_arg, default=0)
     parser.add_argument("--budget", type=positive_float, default=30.0,
                         help="training seconds at most")  # fmt: skip
-    parser.add_argument("--out", default=RESULTS)
+    out_arg(parser, "dates_torch")
     args = parser.parse_args(argv)
     out = output_arg(parser, args.out)
     res = run(args.seed, args.budget, progress=False)[0]

@@ -8,8 +8,9 @@ prediction counts as right when the whole word is right (the class accuracy).
 
     python -m s2s_ref.experiments.digits_rows [--seeds 0,1,2] [--out FILE]
 
-writes ``book/ch07/digits.json`` by default; chapter 7 tabulates it. For MNIST itself, load the
-IDX files with ``s2s_ref.data.images.load_mnist`` and pass ``--mnist FOLDER`` (28 rows of 28).
+writes ``s2s_ref/experiments/results/digits_rows.json`` by default; chapter 7 tabulates it.
+For MNIST itself, load the IDX files with ``s2s_ref.data.images.load_mnist`` and pass
+``--mnist FOLDER`` (28 rows of 28).
 Book: chapter 7, "Rows of an image".
 """
 
@@ -24,12 +25,11 @@ import torch
 from s2s_ref.data.batching import shift_for_decoder
 from s2s_ref.data.images import DIGIT_WORDS, load_digits_rows, load_mnist, split_indices
 from s2s_ref.data.vocab import Vocab
-from s2s_ref.experiments.cli import output_arg, positive_int, seed_arg, write_json
+from s2s_ref.experiments.cli import out_arg, output_arg, positive_int, seed_arg, write_json
 from s2s_ref.torch_nn.attention_seq2seq import AttentionSeq2Seq, RowEncoder
 from s2s_ref.torch_nn.search import greedy_decode
 from s2s_ref.torch_nn.training import TrainConfig, train
 
-RESULTS = os.path.join("book", "ch07", "digits.json")
 WORDS = Vocab(sorted(set("".join(DIGIT_WORDS))))
 READERS = {"none": ("plain", None), "pooling": ("bahdanau", "pooled"),
            "attention": ("bahdanau", "additive")}  # fmt: skip
@@ -97,7 +97,7 @@ def main(argv=None):
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--epochs", type=positive_int, default=25)
     parser.add_argument("--mnist", default=None, help="a folder with MNIST's IDX files")
-    parser.add_argument("--out", default=RESULTS)
+    out_arg(parser, "digits_rows")
     args = parser.parse_args(argv)
     out = output_arg(parser, args.out)
     try:

@@ -6,7 +6,9 @@ and the same batch size for every model, then decodes held-out sequences greedil
 token accuracy for each length. Run from the repository root:
 
     export OPENBLAS_NUM_THREADS=1  # small matrices: BLAS threads only contend
-    python -m s2s_ref.experiments.forgetting_curve --out book/ch05/forgetting.json
+    python -m s2s_ref.experiments.forgetting_curve
+
+writes ``s2s_ref/experiments/results/forgetting_curve.json`` (``--out`` to change it).
 
 Book: chapter 5, "The forgetting problem, measured".
 """
@@ -18,7 +20,7 @@ from dataclasses import asdict
 import numpy as np
 
 from s2s_ref.data.tasks import make_reverse
-from s2s_ref.experiments.cli import output_arg, positive_int, seed_arg, write_json
+from s2s_ref.experiments.cli import out_arg, output_arg, positive_int, seed_arg, write_json
 from s2s_ref.numpy_nn.attention_seq2seq import (
     Seq2SeqConfig,
     greedy_decode,
@@ -105,10 +107,9 @@ def main(argv=None):
     ap.add_argument("--cell", default="gru", choices=["gru", "lstm", "rnn"])
     ap.add_argument("--seed", type=seed_arg, default=0)
     ap.add_argument("--decoders", default="plain,bahdanau,luong,pooled")
-    ap.add_argument("--out", default=None, help="write the results here (JSON)")
+    out_arg(ap, "forgetting_curve")
     args = ap.parse_args(argv)
-    if args.out:
-        output_arg(ap, args.out)
+    out = output_arg(ap, args.out)
     results = dict(task="reversal", symbols=SYMBOLS, train_lengths=[MIN_LEN, MAX_LEN])
     results.update(steps=args.steps, batch=args.batch, seed=args.seed, models=[])
     for decoder in args.decoders.split(","):
@@ -131,8 +132,7 @@ def main(argv=None):
         model.update(final_loss=float(np.mean(losses[-100:])), maps=maps if kind != "plain" else [])
         model["accuracy"] = {str(L): a for L, a in acc.items()}
         results["models"].append(model)
-        if args.out:  # after every model, so that an interrupted run keeps what it finished
-            write_json(args.out, results)
+        write_json(out, results)  # after every model: an interrupted run keeps what it finished
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ decodes held-out sequences greedily; the token accuracy per source length is the
 
     python -m s2s_ref.experiments.forgetting_torch [--budget 120] [--out FILE]
 
-writes ``book/ch07/forgetting.json`` by default; chapter 7 plots from it.
+writes ``s2s_ref/experiments/results/forgetting_torch.json`` by default; chapter 7 plots from it.
 Book: chapter 7, "The forgetting curve at length 60".
 """
 
@@ -19,13 +19,12 @@ import torch
 from s2s_ref.data.batching import make_batch
 from s2s_ref.data.tasks import make_reverse
 from s2s_ref.data.vocab import Vocab
-from s2s_ref.experiments.cli import output_arg, positive_float, seed_arg, write_json
+from s2s_ref.experiments.cli import out_arg, output_arg, positive_float, seed_arg, write_json
 from s2s_ref.metrics import token_accuracy
 from s2s_ref.torch_nn.attention_seq2seq import AttentionSeq2Seq
 from s2s_ref.torch_nn.search import greedy_decode
 from s2s_ref.torch_nn.training import TrainConfig, train
 
-RESULTS = os.path.join("book", "ch07", "forgetting.json")
 MIN_LEN, MAX_LEN, SYMBOLS = 5, 60, 10
 EVAL_LENGTHS = (10, 20, 30, 40, 50, 60)
 VOCAB = Vocab("abcdefghij")
@@ -64,7 +63,7 @@ def main(argv=None):
                         help="CPU seconds per model")  # fmt: skip
     parser.add_argument("--seed", type=seed_arg, default=0)
     parser.add_argument("--decoders", default="plain,bahdanau,luong")
-    parser.add_argument("--out", default=RESULTS)
+    out_arg(parser, "forgetting_torch")
     args = parser.parse_args(argv)
     out = output_arg(parser, args.out)
     res = {"task": "reversal", "train_lengths": [MIN_LEN, MAX_LEN], "symbols": SYMBOLS,

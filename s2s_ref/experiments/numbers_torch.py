@@ -3,8 +3,9 @@ sacreBLEU and exact match on held-out numbers, greedy and beam search, and atten
 
     python -m s2s_ref.experiments.numbers_torch [--seed 0] [--budget 90] [--out FILE]
 
-writes ``book/ch07/numbers.json`` by default; chapter 7 plots from that file. German puts the
-units before the tens ("vier und zwanzig" for twenty four), so the maps show crossing alignments.
+writes ``s2s_ref/experiments/results/numbers_torch.json`` by default; chapter 7 plots from that
+file. German puts the units before the tens ("vier und zwanzig" for twenty four), so the maps
+show crossing alignments.
 Held-out numbers are chosen by a hash of the number: none of them occurs in training. The
 encoder reads left to right only: a bidirectional encoder's states each carry their neighbours,
 and its attention maps are then spread out and hard to read.
@@ -25,13 +26,12 @@ from s2s_ref.data.batching import make_batch
 from s2s_ref.data.numbers import make_numbers, number_pair
 from s2s_ref.data.splits import split_of
 from s2s_ref.data.vocab import Vocab
-from s2s_ref.experiments.cli import output_arg, positive_float, seed_arg, write_json
+from s2s_ref.experiments.cli import out_arg, output_arg, positive_float, seed_arg, write_json
 from s2s_ref.metrics import exact_match
 from s2s_ref.torch_nn.attention_seq2seq import AttentionSeq2Seq
 from s2s_ref.torch_nn.search import beam_search, greedy_decode
 from s2s_ref.torch_nn.training import TrainConfig, train
 
-RESULTS = os.path.join("book", "ch07", "numbers.json")
 EARLY_STEPS = 300  # a model stopped early, for beam search vs greedy
 HIGH = 1_000_000  # numbers in [0, HIGH): up to "neun hundert neun und neunzig tausend ..."
 
@@ -157,7 +157,7 @@ def main(argv=None):
     parser.add_argument(
         "--budget", type=positive_float, default=90.0, help="training CPU seconds at most"
     )
-    parser.add_argument("--out", default=RESULTS)
+    out_arg(parser, "numbers_torch")
     args = parser.parse_args(argv)
     out = output_arg(parser, args.out)
     res = run(args.seed, args.budget)

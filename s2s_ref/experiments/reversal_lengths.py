@@ -2,7 +2,8 @@
 
 One model (chapter 3's, no attention) trained on reversal with source lengths uniform in
 [MIN_LEN, MAX_LEN], evaluated greedily on held-out sequences of every length. Writes a JSON file
-with the history and the token accuracy and exact match per length (book/ch03/lengths.json).
+with the history and the token accuracy and exact match per length
+(``s2s_ref/experiments/results/reversal_lengths.json``).
 Run from the repository root (about 3 minutes on one busy core):
 
     OPENBLAS_NUM_THREADS=1 python -m s2s_ref.experiments.reversal_lengths
@@ -18,7 +19,7 @@ import numpy as np
 from s2s_ref.data.batching import make_batch
 from s2s_ref.data.tasks import make_reverse
 from s2s_ref.data.vocab import Vocab
-from s2s_ref.experiments.cli import output_arg, write_json
+from s2s_ref.experiments.cli import out_arg, output_arg, write_json
 from s2s_ref.metrics import accuracy_by_length
 from s2s_ref.numpy_nn.seq2seq import init_seq2seq
 from s2s_ref.numpy_nn.training import evaluate, predict, train
@@ -71,5 +72,5 @@ def main(out):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="book/ch03/lengths.json")
+    out_arg(parser, "reversal_lengths")
     main(output_arg(parser, parser.parse_args().out))

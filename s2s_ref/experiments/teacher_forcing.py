@@ -7,7 +7,9 @@ steps. For the always-teacher-forced model it then records accuracy per output p
 both regimes, and compares greedy decoding with beam search for several widths and length
 penalties. Writes one JSON file. Run from the repository root (about 6 minutes on one busy core):
 
-    OPENBLAS_NUM_THREADS=1 python -m s2s_ref.experiments.teacher_forcing  # -> book/ch04/tf.json
+    OPENBLAS_NUM_THREADS=1 python -m s2s_ref.experiments.teacher_forcing
+
+writes ``s2s_ref/experiments/results/teacher_forcing.json`` (``--out`` to change it).
 
 Book: chapter 4, "Exposure bias, measured", "Scheduled sampling", "Beam search, measured".
 """
@@ -21,7 +23,7 @@ from s2s_ref.data.batching import make_batch
 from s2s_ref.data.tasks import make_reverse
 from s2s_ref.data.vocab import Vocab
 from s2s_ref.decoding import beam_search
-from s2s_ref.experiments.cli import output_arg, write_json
+from s2s_ref.experiments.cli import out_arg, output_arg, write_json
 from s2s_ref.metrics import exact_match, token_accuracy
 from s2s_ref.numpy_nn.seq2seq import decoder_step_fn, init_seq2seq, initial_state, seq2seq_forward
 from s2s_ref.numpy_nn.training import evaluate, predict, train
@@ -146,5 +148,5 @@ def main(out):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="book/ch04/tf.json")
+    out_arg(parser, "teacher_forcing")
     main(output_arg(parser, parser.parse_args().out))
