@@ -1,16 +1,15 @@
-"""torch_nn twins against the NumPy reference: same weights, same outputs and gradients."""
+"""torch_nn twins of the embedding and the loss against the NumPy reference (the cells' twins:
+test_cells.py)."""
 
 import numpy as np
 import torch
 
 from s2s_ref.numpy_nn.embedding import embedding_backward, embedding_forward
 from s2s_ref.numpy_nn.loss import softmax_cross_entropy
-from s2s_ref.numpy_nn.rnn import rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
-from s2s_ref.torch_nn.cells import RNN
 from s2s_ref.torch_nn.embedding import Embedding
 from s2s_ref.torch_nn.loss import masked_cross_entropy
 
-from .conftest import D, E, H, N, T, V
+from .conftest import E, N, T, V
 
 TOL = 1e-6
 
@@ -25,42 +24,6 @@ def _load(module, **arrays):
 
 def _leaf(a):
     return torch.from_numpy(a.copy()).requires_grad_()
-
-
-def test_rnn_step_parity(rng):
-    x, h_prev = rng.normal(size=(N, D)), rng.normal(size=(N, H))
-    Wx, Wh, b = rng.normal(size=(D, H)), rng.normal(size=(H, H)), rng.normal(size=H)
-    dh = rng.normal(size=(N, H))
-    h_np, cache = rnn_step_forward(x, h_prev, Wx, Wh, b)
-    grads_np = rnn_step_backward(dh, cache)
-
-    cell = _load(RNN(D, H).double(), Wx=Wx, Wh=Wh, b=b)
-    tx, th = _leaf(x), _leaf(h_prev)
-    h_t = cell.step(tx, th)
-    h_t.backward(torch.from_numpy(dh))
-    np.testing.assert_allclose(h_t.detach().numpy(), h_np, atol=TOL)
-    grads_t = (tx.grad, th.grad, cell.Wx.grad, cell.Wh.grad, cell.b.grad)
-    for name, g_np, g_t in zip(
-        ("dx", "dh_prev", "dWx", "dWh", "db"), grads_np, grads_t, strict=True
-    ):
-        np.testing.assert_allclose(g_t.numpy(), g_np, atol=TOL, err_msg=name)
-
-
-def test_rnn_sequence_parity(rng):
-    x, h0 = rng.normal(size=(N, T, D)), rng.normal(size=(N, H))
-    Wx, Wh, b = rng.normal(size=(D, H)) * 0.5, rng.normal(size=(H, H)) * 0.5, rng.normal(size=H)
-    dh = rng.normal(size=(N, T, H))
-    h_np, cache = rnn_forward(x, h0, Wx, Wh, b)
-    grads_np = rnn_backward(dh, cache)
-
-    rnn = _load(RNN(D, H).double(), Wx=Wx, Wh=Wh, b=b)
-    tx, th0 = _leaf(x), _leaf(h0)
-    h_t = rnn(tx, th0)
-    h_t.backward(torch.from_numpy(dh))
-    np.testing.assert_allclose(h_t.detach().numpy(), h_np, atol=TOL)
-    grads_t = (tx.grad, th0.grad, rnn.Wx.grad, rnn.Wh.grad, rnn.b.grad)
-    for name, g_np, g_t in zip(("dx", "dh0", "dWx", "dWh", "db"), grads_np, grads_t, strict=True):
-        np.testing.assert_allclose(g_t.numpy(), g_np, atol=TOL, err_msg=name)
 
 
 def test_embedding_parity_with_repeated_ids(rng):
