@@ -92,3 +92,22 @@ def test_results_names_are_checked_and_a_missing_one_names_its_command():
 def test_nothing_but_results_lies_in_the_results_folder():
     names = sorted(p.name for p in cli.RESULTS.iterdir())
     assert names and all(n.endswith(".json") for n in names), names
+
+
+@pytest.mark.parametrize(
+    "module, config, field, value, message",
+    [
+        ("dates_numpy", "DatesConfig", "steps", 0, "DatesConfig.steps should be an integer >= 1"),
+        ("dates_numpy", "DatesConfig", "seed", -1, "DatesConfig.seed should be an integer >= 0"),
+        ("reversal_lengths", "LengthsConfig", "hidden", 2.5, "LengthsConfig.hidden should be an integer"),
+        ("teacher_forcing", "ReversalConfig", "lr", float("inf"), "ReversalConfig.lr should be a finite"),
+        ("teacher_forcing", "ReversalConfig", "batch", True, "ReversalConfig.batch should be an integer"),
+    ],
+)  # fmt: skip
+def test_experiment_configurations_refuse_impossible_fields(module, config, field, value, message):
+    import importlib
+
+    cls = getattr(importlib.import_module(f"s2s_ref.experiments.{module}"), config)
+    assert cls().seed == 0  # the defaults are valid
+    with pytest.raises(ValueError, match=message):
+        cls(**{field: value})

@@ -9,6 +9,7 @@ an installed wheel.
 """
 
 import argparse
+import dataclasses
 import json
 import math
 from importlib.resources import files
@@ -100,3 +101,20 @@ def out_arg(parser, name):
         default=str(results_path(name)),
         help=f"the results file (JSON); default s2s_ref/experiments/results/{name}.json",
     )
+
+
+def check_config(config):
+    """Refuse an experiment's configuration (a dataclass) with an impossible field, in a sentence.
+
+    Integer fields must be >= 1 (sizes, steps, counts), except ``seed`` (>= 0); float fields
+    finite and > 0 (learning rates). Called from each configuration's ``__post_init__``.
+    """
+    for field in dataclasses.fields(config):
+        value, name = getattr(config, field.name), f"{type(config).__name__}.{field.name}"
+        if field.type in (int, "int"):
+            low = 0 if field.name == "seed" else 1
+            if not (isinstance(value, int) and not isinstance(value, bool) and value >= low):
+                raise ValueError(f"{name} should be an integer >= {low}, got {value!r}")
+        elif field.type in (float, "float"):
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} should be a finite number > 0, got {value!r}")

@@ -13,35 +13,55 @@ Book: chapter 3, "Where it breaks: longer inputs".
 
 import argparse
 import time
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from s2s_ref.data.batching import make_batch
 from s2s_ref.data.tasks import make_reverse
 from s2s_ref.data.vocab import Vocab
-from s2s_ref.experiments.cli import out_arg, output_arg, write_json
+from s2s_ref.experiments.cli import check_config, out_arg, output_arg, write_json
 from s2s_ref.metrics import accuracy_by_length
 from s2s_ref.numpy_nn.seq2seq import init_seq2seq
 from s2s_ref.numpy_nn.training import evaluate, predict, train
 
-CONFIG = {"min_len": 3, "max_len": 30, "n_symbols": 10, "emb": 32, "hidden": 128, "batch": 64}
-CONFIG.update(steps=2000, lr=5e-3, seed=0, n_test_per_length=100)
+
+@dataclass(frozen=True)
+class LengthsConfig:
+    """Reversal, lengths in [min_len, max_len]: data, sizes and training; validated on creation."""
+
+    min_len: int = 3
+    max_len: int = 30
+    n_symbols: int = 10
+    emb: int = 32
+    hidden: int = 128
+    batch: int = 64
+    steps: int = 2000
+    lr: float = 5e-3
+    seed: int = 0
+    n_test_per_length: int = 100
+
+    def __post_init__(self):
+        check_config(self)
+
+
+CONFIG = LengthsConfig()
 
 
 def main(out):
     c = CONFIG
-    rng = np.random.default_rng(c["seed"])
-    vocab = Vocab([chr(ord("a") + i) for i in range(c["n_symbols"])])
-    test_rng = np.random.default_rng(c["seed"] + 1)
+    rng = np.random.default_rng(c.seed)
+    vocab = Vocab([chr(ord("a") + i) for i in range(c.n_symbols)])
+    test_rng = np.random.default_rng(c.seed + 1)
     test = [
         pair
-        for k in range(c["min_len"], c["max_len"] + 1)
-        for pair in make_reverse(c["n_test_per_length"], test_rng, k, k, c["n_symbols"], "test")
+        for k in range(c.min_len, c.max_len + 1)
+        for pair in make_reverse(c.n_test_per_length, test_rng, k, k, c.n_symbols, "test")
     ]
-    params = init_seq2seq(len(vocab), len(vocab), c["emb"], c["hidden"], rng)
+    params = init_seq2seq(len(vocab), len(vocab), c.emb, c.hidden, rng)
 
     def next_batch(r):
-        pairs = make_reverse(c["batch"], r, c["min_len"], c["max_len"], c["n_symbols"])
+        pairs = make_reverse(c.batch, r, c.min_len, c.max_len, c.n_symbols)
         return make_batch(pairs, vocab, vocab)
 
     sample = test[:: max(1, len(test) // 300)]
@@ -49,9 +69,9 @@ def main(out):
     history = train(
         params,
         next_batch,
-        c["steps"],
+        c.steps,
         rng,
-        lr=c["lr"],
+        lr=c.lr,
         every=100,
         evaluate_fn=lambda p: evaluate(p, sample, vocab, vocab),
     )
@@ -59,7 +79,7 @@ def main(out):
     preds = predict(params, [s for s, _ in test], vocab, vocab)
     by_length = accuracy_by_length([s for s, _ in test], [t for _, t in test], preds)
     result = {
-        "config": c,
+        "config": asdict(c),
         "train_seconds": seconds,
         "history": history,
         "by_length": {

@@ -16,6 +16,7 @@ Book: chapter 4, "Exposure bias, measured", "Scheduled sampling", "Beam search, 
 
 import argparse
 import time
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -23,14 +24,33 @@ from s2s_ref.data.batching import make_batch
 from s2s_ref.data.tasks import make_reverse
 from s2s_ref.data.vocab import Vocab
 from s2s_ref.decoding import beam_search
-from s2s_ref.experiments.cli import out_arg, output_arg, write_json
+from s2s_ref.experiments.cli import check_config, out_arg, output_arg, write_json
 from s2s_ref.metrics import exact_match, token_accuracy
 from s2s_ref.numpy_nn.seq2seq import decoder_step_fn, init_seq2seq, initial_state, seq2seq_forward
 from s2s_ref.numpy_nn.training import evaluate, predict, train
 from s2s_ref.teacher_forcing import Schedule
 
-CONFIG = {"min_len": 5, "max_len": 15, "n_symbols": 10, "emb": 16, "hidden": 64, "batch": 64}
-CONFIG.update(steps=1500, lr=5e-3, seed=0, n_test=1000)
+
+@dataclass(frozen=True)
+class ReversalConfig:
+    """Reversal for the teacher-forcing runs: data, sizes and training; validated on creation."""
+
+    min_len: int = 5
+    max_len: int = 15
+    n_symbols: int = 10
+    emb: int = 16
+    hidden: int = 64
+    batch: int = 64
+    steps: int = 1500
+    lr: float = 5e-3
+    seed: int = 0
+    n_test: int = 1000
+
+    def __post_init__(self):
+        check_config(self)
+
+
+CONFIG = ReversalConfig()
 SCHEDULES = {
     "always": Schedule("always"),
     "fixed 0.5": Schedule("fixed", {"ratio": 0.5}),
@@ -102,30 +122,30 @@ def beam_table(params, pairs, vocab):
 
 def main(out):
     c = CONFIG
-    vocab = Vocab([chr(ord("a") + i) for i in range(c["n_symbols"])])
+    vocab = Vocab([chr(ord("a") + i) for i in range(c.n_symbols)])
     test = make_reverse(
-        c["n_test"],
-        np.random.default_rng(c["seed"] + 1),
-        c["min_len"],
-        c["max_len"],
-        c["n_symbols"],
+        c.n_test,
+        np.random.default_rng(c.seed + 1),
+        c.min_len,
+        c.max_len,
+        c.n_symbols,
         "test",
     )
     runs, models = {}, {}
     for name, schedule in SCHEDULES.items():
-        rng = np.random.default_rng(c["seed"])  # same initial weights and batches for every run
-        params = init_seq2seq(len(vocab), len(vocab), c["emb"], c["hidden"], rng)
+        rng = np.random.default_rng(c.seed)  # same initial weights and batches for every run
+        params = init_seq2seq(len(vocab), len(vocab), c.emb, c.hidden, rng)
 
         def next_batch(r):
-            pairs = make_reverse(c["batch"], r, c["min_len"], c["max_len"], c["n_symbols"])
+            pairs = make_reverse(c.batch, r, c.min_len, c.max_len, c.n_symbols)
             return make_batch(pairs, vocab, vocab)
 
         history = train(
             params,
             next_batch,
-            c["steps"],
+            c.steps,
             rng,
-            lr=c["lr"],
+            lr=c.lr,
             schedule=schedule,
             every=100,
             evaluate_fn=lambda p: evaluate(p, test[:300], vocab, vocab),
@@ -138,7 +158,7 @@ def main(out):
         models[name] = params
         print(name, runs[name]["test"], f"{history[-1]['seconds']:.0f} s", flush=True)
     result = {
-        "config": c,
+        "config": asdict(c),
         "runs": runs,
         "per_position": per_position(models["always"], test, vocab),
         "beam": {name: beam_table(models[name], test, vocab) for name in ("always", "fixed 0.5")},
