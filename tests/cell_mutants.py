@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TESTS = ["tests/test_cells.py", "tests/test_numpy_fused.py", "tests/test_numpy_rnn.py"]
 
 # (module, what the bug is, {old text: new text}); each old text occurs once in the module.
+# A table, kept out of the formatter: one mutant per row.
 MUTANTS = [
     ("rnn", "tanh' taken as 1 - h", {"(1 - h_next**2)": "(1 - h_next)"}),
     ("rnn", "dWh transposed", {"dWh = h_prev.T @ da": "dWh = da.T @ h_prev"}),
@@ -60,10 +61,8 @@ sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", "-n", "0", *sys.argv[3:]])
 
 def count_failures(module, patch):
     """Run the tests against one mutant -> (tests failed, tests run)."""
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, module, repr(patch), *TESTS],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    command = [sys.executable, "-c", CHILD, module, repr(patch), *TESTS]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-300:]
     if "occurs" in done.stderr:
         raise RuntimeError(done.stderr[-500:])

@@ -25,9 +25,12 @@ from s2s_ref.torch_nn.convert import gru_to_torch, lstm_to_torch
 def rnn_to_torch(Wx, Wh, b, suffix="_l0"):
     """The vanilla RNN's state dict for torch.nn.RNN/RNNCell: b in bias_ih, bias_hh zero."""
     b = torch.from_numpy(b)
-    return {f"weight_ih{suffix}": torch.from_numpy(Wx.T.copy()),
-            f"weight_hh{suffix}": torch.from_numpy(Wh.T.copy()),
-            f"bias_ih{suffix}": b, f"bias_hh{suffix}": torch.zeros_like(b)}  # fmt: skip
+    return {
+        f"weight_ih{suffix}": torch.from_numpy(Wx.T.copy()),
+        f"weight_hh{suffix}": torch.from_numpy(Wh.T.copy()),
+        f"bias_ih{suffix}": b,
+        f"bias_hh{suffix}": torch.zeros_like(b),
+    }
 
 
 class Cell(NamedTuple):
@@ -44,7 +47,7 @@ class Cell(NamedTuple):
     twin: type  # s2s_ref.torch_nn.cells
 
 
-# A table: one row per cell, each column a field of Cell.
+# A table (kept out of the formatter): one row per cell, each column a field of Cell.
 CELLS = {
     "rnn": Cell(rnn.rnn_step_forward, rnn.rnn_step_backward, rnn.rnn_forward, rnn.rnn_backward,
                 1, 1, 1, torch.nn.RNNCell, torch.nn.RNN, rnn_to_torch, twins.RNN),

@@ -66,6 +66,7 @@ def test_dates_torch_validation_dates_never_occur_in_training():
     assert again[1:] == (train, val, test)  # the same draws on every call
 
 
+# The experiments, as a table (kept out of the formatter: one line is easier to scan).
 EXPERIMENTS = ["dates_numpy", "dates_torch", "digits_rows", "forgetting_curve", "forgetting_torch",
                "long_gap", "numbers_torch", "reversal_lengths", "teacher_forcing"]  # fmt: skip
 
@@ -94,6 +95,7 @@ def test_nothing_but_results_lies_in_the_results_folder():
     assert names and all(n.endswith(".json") for n in names), names
 
 
+# A table (kept out of the formatter): one impossible field and its sentence per row.
 @pytest.mark.parametrize(
     "module, config, field, value, message",
     [
