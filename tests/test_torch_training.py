@@ -7,7 +7,14 @@ import pytest
 import torch
 
 from s2s_ref.torch_nn.seq2seq import Seq2Seq
-from s2s_ref.torch_nn.training import TrainConfig, load_checkpoint, lr_at, save_atomic, train
+from s2s_ref.torch_nn.training import (
+    TrainConfig,
+    load_checkpoint,
+    lr_at,
+    save_atomic,
+    train,
+    trim_batch,
+)
 
 from .torch_tasks import VOCAB, reversal_data
 
@@ -116,3 +123,24 @@ def test_training_learns_reversal(tmp_path):
                   checkpoint_dir=None, cpu_threads=1)  # fmt: skip
     result = train(model, data, cfg)
     assert result.history[-1]["loss"] < 0.3 * math.log(VOCAB)  # log V: the loss of a guess
+
+
+def test_trim_batch_cuts_to_the_longest_real_source_and_target():
+    src_mask = torch.tensor([[1, 1, 0, 0, 0], [1, 0, 0, 0, 0]], dtype=torch.bool)
+    tgt_mask = torch.tensor([[1, 0, 0], [1, 1, 1]], dtype=torch.bool)
+    batch = {
+        "src": torch.arange(10).view(2, 5),
+        "src_mask": src_mask,
+        "tgt_in": torch.ones(2, 3),
+        "tgt_out": torch.zeros(2, 3),
+        "tgt_mask": tgt_mask,
+    }
+    out = trim_batch(batch)
+    assert {k: tuple(v.shape) for k, v in out.items()} == {
+        "src": (2, 2),
+        "src_mask": (2, 2),
+        "tgt_in": (2, 3),
+        "tgt_out": (2, 3),
+        "tgt_mask": (2, 3),
+    }
+    assert out["src"].tolist() == [[0, 1], [5, 6]]

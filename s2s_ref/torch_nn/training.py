@@ -142,6 +142,16 @@ def batch_indices(step, n_examples, config):
     ]
 
 
+def trim_batch(batch):
+    """A batch cut to its own longest source and target: the padding columns no row uses.
+
+    batch: {"src", "src_mask": (N, S_max); "tgt_in", "tgt_out", "tgt_mask": (N, T_max)} tensors
+    -> the same keys, (N, S) and (N, T), S and T the longest real lengths in this batch (views).
+    """
+    S, T = int(batch["src_mask"].sum(1).max()), int(batch["tgt_mask"].sum(1).max())
+    return {k: v[:, : (S if k.startswith("src") else T)] for k, v in batch.items()}
+
+
 def save_atomic(obj, path):
     """torch.save through ``s2s_ref.atomic``: a temporary file beside ``path``, fsync, os.replace,
     fsync of the folder, so a kill at any moment leaves the old file or the new one, never a torn
@@ -334,9 +344,10 @@ def _train(model, tensors, config, evaluate, until_step, path):
         while state["step"] < stop_step:
             step = state["step"]
             idx = batch_indices(step, M, config)
-            b = {k: v[idx] for k, v in tensors.items()}
-            S, T = int(b["src_mask"].sum(1).max()), int(b["tgt_mask"].sum(1).max())
-            b = {k: v[:, : (S if k.startswith("src") else T)].to(device) for k, v in b.items()}
+            b = {
+                k: v.to(device)
+                for k, v in trim_batch({k: v[idx] for k, v in tensors.items()}).items()
+            }
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, config)
             coins = torch.Generator().manual_seed(config.seed * 7_919 + step)
