@@ -101,9 +101,9 @@ def test_nothing_but_results_lies_in_the_results_folder():
     [
         ("dates_numpy", "DatesConfig", "steps", 0, "DatesConfig.steps should be an integer >= 1"),
         ("dates_numpy", "DatesConfig", "seed", -1, "DatesConfig.seed should be an integer >= 0"),
-        ("reversal_lengths", "LengthsConfig", "hidden", 2.5, "LengthsConfig.hidden should be an integer"),
-        ("teacher_forcing", "ReversalConfig", "lr", float("inf"), "ReversalConfig.lr should be a finite"),
-        ("teacher_forcing", "ReversalConfig", "batch", True, "ReversalConfig.batch should be an integer"),
+        ("cli", "ReversalConfig", "hidden", 2.5, "ReversalConfig.hidden should be an integer"),
+        ("cli", "ReversalConfig", "lr", float("inf"), "ReversalConfig.lr should be a finite"),
+        ("cli", "ReversalConfig", "batch", True, "ReversalConfig.batch should be an integer"),
     ],
 )  # fmt: skip
 def test_experiment_configurations_refuse_impossible_fields(module, config, field, value, message):

@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import json
 import math
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
@@ -118,3 +119,26 @@ def check_config(config):
         elif field.type in (float, "float"):
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} should be a finite number > 0, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ReversalConfig:
+    """The NumPy reversal experiments' data, sizes and training; validated on creation.
+
+    Sources of min_len to max_len symbols out of n_symbols; n_test held-out pairs (of each length
+    in ``reversal_lengths``, drawn across lengths in ``teacher_forcing``).
+    """
+
+    min_len: int = 5
+    max_len: int = 15
+    n_symbols: int = 10
+    emb: int = 16
+    hidden: int = 64
+    batch: int = 64
+    steps: int = 1500
+    lr: float = 5e-3
+    seed: int = 0
+    n_test: int = 1000
+
+    def __post_init__(self):
+        check_config(self)

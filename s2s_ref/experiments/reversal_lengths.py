@@ -13,39 +13,19 @@ Book: chapter 3, "Where it breaks: longer inputs".
 
 import argparse
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 
 from s2s_ref.data.batching import make_batch
 from s2s_ref.data.tasks import make_reverse
 from s2s_ref.data.vocab import Vocab
-from s2s_ref.experiments.cli import check_config, out_arg, output_arg, write_json
+from s2s_ref.experiments.cli import ReversalConfig, out_arg, output_arg, write_json
 from s2s_ref.metrics import accuracy_by_length
 from s2s_ref.numpy_nn.seq2seq import init_seq2seq
 from s2s_ref.numpy_nn.training import evaluate, predict, train
 
-
-@dataclass(frozen=True)
-class LengthsConfig:
-    """Reversal, lengths in [min_len, max_len]: data, sizes and training; validated on creation."""
-
-    min_len: int = 3
-    max_len: int = 30
-    n_symbols: int = 10
-    emb: int = 32
-    hidden: int = 128
-    batch: int = 64
-    steps: int = 2000
-    lr: float = 5e-3
-    seed: int = 0
-    n_test_per_length: int = 100
-
-    def __post_init__(self):
-        check_config(self)
-
-
-CONFIG = LengthsConfig()
+CONFIG = ReversalConfig(min_len=3, max_len=30, emb=32, hidden=128, steps=2000, n_test=100)
 
 
 def main(out):
@@ -56,7 +36,7 @@ def main(out):
     test = [
         pair
         for k in range(c.min_len, c.max_len + 1)
-        for pair in make_reverse(c.n_test_per_length, test_rng, k, k, c.n_symbols, "test")
+        for pair in make_reverse(c.n_test, test_rng, k, k, c.n_symbols, "test")
     ]
     params = init_seq2seq(len(vocab), len(vocab), c.emb, c.hidden, rng)
 

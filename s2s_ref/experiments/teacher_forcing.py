@@ -16,7 +16,7 @@ Book: chapter 4, "Exposure bias, measured", "Scheduled sampling", "Beam search, 
 
 import argparse
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 
@@ -24,31 +24,11 @@ from s2s_ref.data.batching import make_batch
 from s2s_ref.data.tasks import make_reverse
 from s2s_ref.data.vocab import Vocab
 from s2s_ref.decoding import beam_search
-from s2s_ref.experiments.cli import check_config, out_arg, output_arg, write_json
+from s2s_ref.experiments.cli import ReversalConfig, out_arg, output_arg, write_json
 from s2s_ref.metrics import exact_match, token_accuracy
 from s2s_ref.numpy_nn.seq2seq import decoder_step_fn, init_seq2seq, initial_state, seq2seq_forward
 from s2s_ref.numpy_nn.training import evaluate, predict, train
 from s2s_ref.teacher_forcing import Schedule
-
-
-@dataclass(frozen=True)
-class ReversalConfig:
-    """Reversal for the teacher-forcing runs: data, sizes and training; validated on creation."""
-
-    min_len: int = 5
-    max_len: int = 15
-    n_symbols: int = 10
-    emb: int = 16
-    hidden: int = 64
-    batch: int = 64
-    steps: int = 1500
-    lr: float = 5e-3
-    seed: int = 0
-    n_test: int = 1000
-
-    def __post_init__(self):
-        check_config(self)
-
 
 CONFIG = ReversalConfig()
 SCHEDULES = {
