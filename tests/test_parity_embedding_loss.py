@@ -1,25 +1,16 @@
-"""torch_nn twins of the embedding and the loss against the NumPy reference (the cells' twins:
-test_cells.py)."""
+"""The NumPy embedding against torch.nn.Embedding and the NumPy loss against the torch loss
+(the cells' twins: test_cells.py)."""
 
 import numpy as np
 import torch
 
 from s2s_ref.numpy_nn.embedding import embedding_backward, embedding_forward
 from s2s_ref.numpy_nn.loss import softmax_cross_entropy
-from s2s_ref.torch_nn.embedding import Embedding
 from s2s_ref.torch_nn.loss import masked_cross_entropy
 
 from .conftest import E, N, T, V
 
 TOL = 1e-6
-
-
-def _load(module, **arrays):
-    """Copy NumPy arrays into the module's parameters of the same names."""
-    with torch.no_grad():
-        for name, value in arrays.items():
-            getattr(module, name).copy_(torch.from_numpy(value))
-    return module
 
 
 def _leaf(a):
@@ -34,11 +25,13 @@ def test_embedding_parity_with_repeated_ids(rng):
     out_np, cache = embedding_forward(ids, W)
     dW_np = embedding_backward(dout, cache)
 
-    emb = _load(Embedding(V, E).double(), W=W)
+    emb = torch.nn.Embedding(V, E).double()
+    with torch.no_grad():
+        emb.weight.copy_(torch.from_numpy(W))
     out_t = emb(torch.from_numpy(ids))
     out_t.backward(torch.from_numpy(dout))
     np.testing.assert_allclose(out_t.detach().numpy(), out_np, atol=TOL)
-    np.testing.assert_allclose(emb.W.grad.numpy(), dW_np, atol=TOL)
+    np.testing.assert_allclose(emb.weight.grad.numpy(), dW_np, atol=TOL)
 
 
 def test_masked_cross_entropy_parity_including_padding(rng):
