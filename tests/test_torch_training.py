@@ -24,8 +24,16 @@ def _model(seed):
 
 
 def _config(tmp_path, **kw):
-    base = dict(lr=5e-3, batch_size=8, max_steps=12, warmup_steps=3, eval_every=4,
-                device="cpu", progress=False, checkpoint_dir=str(tmp_path))  # fmt: skip
+    base = dict(
+        lr=5e-3,
+        batch_size=8,
+        max_steps=12,
+        warmup_steps=3,
+        eval_every=4,
+        device="cpu",
+        progress=False,
+        checkpoint_dir=str(tmp_path),
+    )
     return TrainConfig(**{**base, **kw})
 
 
@@ -97,11 +105,17 @@ def test_learning_rate_warms_up_then_decays_to_zero():
 
 @pytest.mark.parametrize(
     "kw, name",
-    [({"lr": -1e-3}, "lr"), ({"lr": float("nan")}, "lr"), ({"batch_size": 0}, "batch_size"),
-     ({"max_steps": 0}, "max_steps"), ({"schedule": "step"}, "schedule"),
-     ({"clip_norm": 0.0}, "clip_norm"), ({"teacher_forcing": 1.5}, "teacher_forcing"),
-     ({"patience": 0}, "patience")],
-)  # fmt: skip
+    [
+        ({"lr": -1e-3}, "lr"),
+        ({"lr": float("nan")}, "lr"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"max_steps": 0}, "max_steps"),
+        ({"schedule": "step"}, "schedule"),
+        ({"clip_norm": 0.0}, "clip_norm"),
+        ({"teacher_forcing": 1.5}, "teacher_forcing"),
+        ({"patience": 0}, "patience"),
+    ],
+)
 def test_impossible_configs_are_refused_with_the_field_named(kw, name):
     with pytest.raises(ValueError, match=f"TrainConfig: {name}="):
         TrainConfig(**kw)
@@ -119,8 +133,15 @@ def test_unwritable_checkpoint_dir_and_too_big_batch_are_clear_errors(tmp_path):
 def test_training_learns_reversal(tmp_path):
     data = reversal_data(512, seed=2)
     model = _model(0)
-    cfg = _config(tmp_path, lr=2e-2, batch_size=32, max_steps=300, eval_every=100,
-                  checkpoint_dir=None, cpu_threads=1)  # fmt: skip
+    cfg = _config(
+        tmp_path,
+        lr=2e-2,
+        batch_size=32,
+        max_steps=300,
+        eval_every=100,
+        checkpoint_dir=None,
+        cpu_threads=1,
+    )
     result = train(model, data, cfg)
     assert result.history[-1]["loss"] < 0.3 * math.log(VOCAB)  # log V: the loss of a guess
 

@@ -49,8 +49,15 @@ def make_data(seed, n_train=30_000, n_val=500, n_test=1_000):
 def make_model(src_vocab, tgt_vocab, seed):
     """Luong decoder (general score), E = 32, H = 64, a left-to-right GRU encoder."""
     g = torch.Generator().manual_seed(seed)
-    return AttentionSeq2Seq(len(src_vocab), len(tgt_vocab), emb=32, hidden=64, decoder="luong",
-                            bidirectional=False, generator=g)  # fmt: skip
+    return AttentionSeq2Seq(
+        len(src_vocab),
+        len(tgt_vocab),
+        emb=32,
+        hidden=64,
+        decoder="luong",
+        bidirectional=False,
+        generator=g,
+    )
 
 
 def _tensors(pairs, src_vocab, tgt_vocab):
@@ -68,8 +75,9 @@ def translate(model, pairs, src_vocab, tgt_vocab, beam=1, alpha=0.0, batch_size=
             tokens, _, _ = greedy_decode(model, src, mask, tgt_vocab.sos_id, tgt_vocab.eos_id, 20)
             out += [tgt_vocab.decode(row) for row in tokens.numpy()]
         else:
-            hyps = beam_search(model, src, mask, tgt_vocab.sos_id, tgt_vocab.eos_id, 20, beam,
-                               alpha=alpha)  # fmt: skip
+            hyps = beam_search(
+                model, src, mask, tgt_vocab.sos_id, tgt_vocab.eos_id, 20, beam, alpha=alpha
+            )
             out += [tgt_vocab.decode(list(h[0].tokens)) for h in hyps]
     return out
 
@@ -79,8 +87,10 @@ def scores(pairs, predictions):
     refs = [" ".join(t) for _, t in pairs]
     hyps = [" ".join(p) for p in predictions]
     bleu = sacrebleu.corpus_bleu(hyps, [refs])
-    return {"bleu": round(bleu.score, 2), "exact_match": exact_match([t for _, t in pairs],
-                                                                     predictions)}  # fmt: skip
+    return {
+        "bleu": round(bleu.score, 2),
+        "exact_match": exact_match([t for _, t in pairs], predictions),
+    }
 
 
 @torch.no_grad()
@@ -94,8 +104,14 @@ def attention_maps(model, numbers, src_vocab, tgt_vocab):
         _, src, mask = _tensors([pair], src_vocab, tgt_vocab)
         tgt_in = torch.as_tensor([[tgt_vocab.sos_id, *tgt_vocab.encode(pred)]])
         _, w = model(src, mask, tgt_in, return_weights=True)
-        maps.append({"number": k, "source": src_tokens, "output": pred + ["<eos>"],
-                     "weights": np.round(w[0].numpy(), 4).tolist()})  # fmt: skip
+        maps.append(
+            {
+                "number": k,
+                "source": src_tokens,
+                "output": pred + ["<eos>"],
+                "weights": np.round(w[0].numpy(), 4).tolist(),
+            }
+        )
     return maps
 
 
@@ -120,19 +136,38 @@ def run(seed=0, budget_s=90.0, progress=False):
     t0 = time.perf_counter()
     src_vocab, tgt_vocab, train_pairs, val_pairs, test_pairs = make_data(seed)
     model = make_model(src_vocab, tgt_vocab, seed)
-    config = TrainConfig(lr=5e-3, batch_size=64, max_steps=3000, warmup_steps=50, eval_every=250,
-                         target=1.0, time_budget_s=budget_s, budget_clock="cpu", seed=seed,
-                         device="cpu", cpu_threads=1, progress=progress)  # fmt: skip
+    config = TrainConfig(
+        lr=5e-3,
+        batch_size=64,
+        max_steps=3000,
+        warmup_steps=50,
+        eval_every=250,
+        target=1.0,
+        time_budget_s=budget_s,
+        budget_clock="cpu",
+        seed=seed,
+        device="cpu",
+        cpu_threads=1,
+        progress=progress,
+    )
 
     def val_exact(m):
         return exact_match([t for _, t in val_pairs], translate(m, val_pairs, src_vocab, tgt_vocab))
 
     data = make_batch(train_pairs, src_vocab, tgt_vocab)
     result = train(model, data, config, val_exact)
-    res = {"seed": seed, "n_train": len(train_pairs), "n_test": len(test_pairs), "high": HIGH,
-           "steps": result.step, "train_cpu_seconds": round(result.cpu_seconds, 1),
-           "train_seconds": round(result.seconds, 1), "stopped": result.stopped,
-           "val_exact_match": result.best_metric, "history": result.history}  # fmt: skip
+    res = {
+        "seed": seed,
+        "n_train": len(train_pairs),
+        "n_test": len(test_pairs),
+        "high": HIGH,
+        "steps": result.step,
+        "train_cpu_seconds": round(result.cpu_seconds, 1),
+        "train_seconds": round(result.seconds, 1),
+        "stopped": result.stopped,
+        "val_exact_match": result.best_metric,
+        "history": result.history,
+    }
     greedy = translate(model, test_pairs, src_vocab, tgt_vocab)
     res["search"] = search_scores(model, test_pairs, src_vocab, tgt_vocab)
     # the same model stopped early, where search has mistakes to repair

@@ -45,8 +45,10 @@ def init_seq2seq(config, rng, dtype=np.float32):
     def cell(prefix, D):
         names = CELLS[c.cell].params
         shapes = {"Wx": (D, G * H), "Wh": (H, G * H)}
-        return {prefix + n: w(shapes[n][0], *shapes[n]) if n in shapes else np.zeros(G * H, dtype)
-                for n in names}  # fmt: skip
+        return {
+            prefix + n: w(shapes[n][0], *shapes[n]) if n in shapes else np.zeros(G * H, dtype)
+            for n in names
+        }
 
     p = {"src_emb": w(1, c.src_vocab, E), "tgt_emb": w(1, c.tgt_vocab, E), **cell("enc_", E)}
     if c.decoder == "plain":

@@ -95,8 +95,9 @@ def decoding_step(model, src, src_mask):
         ctx, hs = state
         hs = tuple(s.transpose(0, 1) for s in hs)  # back to (1, B, H)
         with torch.no_grad():
-            log_probs, new = model.step(torch.as_tensor(tokens, device=ctx.device), ctx,
-                                        hs if len(hs) == 2 else hs[0])  # fmt: skip
+            log_probs, new = model.step(
+                torch.as_tensor(tokens, device=ctx.device), ctx, hs if len(hs) == 2 else hs[0]
+            )
         new = new if isinstance(new, tuple) else (new,)
         return log_probs.double().cpu().numpy(), (ctx, tuple(s.transpose(0, 1) for s in new))
 
