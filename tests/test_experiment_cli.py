@@ -35,8 +35,12 @@ def test_impossible_arguments_are_a_sentence_and_exit_2(tmp_path, module, args, 
     missing = str(tmp_path / "missing")  # a folder that does not exist
     args = [a.replace("MISSING", missing) for a in args]
     message = message.replace("MISSING", missing)
-    done = subprocess.run([sys.executable, "-m", f"s2s_ref.experiments.{module}", *args],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", f"s2s_ref.experiments.{module}", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2, done.stderr
     assert message in done.stderr and "Traceback" not in done.stderr
 
@@ -73,8 +77,12 @@ EXPERIMENTS = ["dates_numpy", "dates_torch", "digits_rows", "forgetting_curve", 
 
 @pytest.mark.parametrize("module", EXPERIMENTS)
 def test_every_experiment_writes_its_results_file_by_default_and_it_is_committed(module):
-    done = subprocess.run([sys.executable, "-m", f"s2s_ref.experiments.{module}", "--help"],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", f"s2s_ref.experiments.{module}", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert f"s2s_ref/experiments/results/{module}.json" in " ".join(done.stdout.split())
     assert cli.results_path(module).is_file()
