@@ -81,8 +81,12 @@ def test_bad_date_arguments():
     with pytest.raises(ValueError, match="styles must come from"):
         make_dates(3, np.random.default_rng(0), styles=("tiny",))
     with pytest.raises(ValueError, match="after end"):
-        make_dates(3, np.random.default_rng(0), start=datetime.date(2000, 1, 2),
-                   end=datetime.date(2000, 1, 1))  # fmt: skip
+        make_dates(
+            3,
+            np.random.default_rng(0),
+            start=datetime.date(2000, 1, 2),
+            end=datetime.date(2000, 1, 1),
+        )
     assert len(LOCALES) >= 6
 
 

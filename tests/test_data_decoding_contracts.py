@@ -26,10 +26,14 @@ from .torch_tasks import BOS, EOS, VOCAB, reversal_data
 
 @pytest.mark.parametrize(
     "make, name",
-    [(make_copy, "make_copy"), (make_reverse, "make_reverse"), (make_addition, "make_addition"),
-     (lambda n, rng: make_dates(n, rng), "make_dates"),
-     (lambda n, rng: make_numbers(n, rng), "make_numbers")],
-)  # fmt: skip
+    [
+        (make_copy, "make_copy"),
+        (make_reverse, "make_reverse"),
+        (make_addition, "make_addition"),
+        (lambda n, rng: make_dates(n, rng), "make_dates"),
+        (lambda n, rng: make_numbers(n, rng), "make_numbers"),
+    ],
+)
 def test_negative_sizes_are_refused(rng, make, name):
     with pytest.raises(ValueError, match=f"{name}: n must be an integer >= 0, got -3"):
         make(-3, rng)
@@ -92,8 +96,9 @@ def test_split_indices_refuses_impossible_sizes(rng, M):
 
 
 def _idx(path, array, type_byte, gz=False):
-    header = bytes([0, 0, type_byte, array.ndim]) + struct.pack(">" + "I" * array.ndim,
-                                                                  *array.shape)  # fmt: skip
+    header = bytes([0, 0, type_byte, array.ndim]) + struct.pack(
+        ">" + "I" * array.ndim, *array.shape
+    )
     data = header + array.astype(array.dtype.newbyteorder(">")).tobytes()
     with (gzip.open if gz else open)(path, "wb") as f:
         f.write(data)
@@ -187,8 +192,15 @@ def test_probabilities_passed_as_log_probabilities_are_refused(rng):
         decoding.beam_search(_table_step(probs), np.zeros((1, 1)), 1, 1, 2, 4, beam_size=3)
 
 
-@pytest.mark.parametrize("kw, name", [({"max_len": -1}, "max_len"), ({"max_len": 2.5}, "max_len"),
-                                      ({"eos_id": -2}, "eos_id"), ({"batch_size": -1}, "batch_size")])  # fmt: skip
+@pytest.mark.parametrize(
+    "kw, name",
+    [
+        ({"max_len": -1}, "max_len"),
+        ({"max_len": 2.5}, "max_len"),
+        ({"eos_id": -2}, "eos_id"),
+        ({"batch_size": -1}, "batch_size"),
+    ],
+)
 def test_impossible_decoding_arguments_are_refused(rng, kw, name):
     args = {"batch_size": 2, "sos_id": 1, "eos_id": 2, "max_len": 5, **kw}
     with pytest.raises(ValueError, match=f"greedy_decode: need {name} >= "):

@@ -18,7 +18,7 @@ from s2s_ref.diagrams_flow import (  # noqa: E402
     draw_attention_read,
     draw_bptt_graph,
     draw_gated_backward,
-)  # fmt: skip
+)
 from s2s_ref.diagrams_search import best_output, draw_beam_tree, trace_beam  # noqa: E402
 
 
@@ -140,7 +140,12 @@ def test_model_colours_are_distinct_and_unknown_models_refused():
 
 @pytest.mark.parametrize(
     "x, digits, text",
-    [(9.2e-19, 0, "9 × 10⁻¹⁹"), (2.3e-10, 1, "2.3 × 10⁻¹⁰"), (2e8, 0, "2 × 10⁸"), (1e-5, 0, "1 × 10⁻⁵")],
-)  # fmt: skip
+    [
+        (9.2e-19, 0, "9 × 10⁻¹⁹"),
+        (2.3e-10, 1, "2.3 × 10⁻¹⁰"),
+        (2e8, 0, "2 × 10⁸"),
+        (1e-5, 0, "1 × 10⁻⁵"),
+    ],
+)
 def test_scientific_writes_powers_of_ten(x, digits, text):
     assert style.scientific(x, digits) == text

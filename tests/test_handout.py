@@ -23,8 +23,12 @@ from s2s_ref.handout import ROOT, HandoutError, book_url, handout_files, write_h
 def handout(tmp_path_factory):
     out = tmp_path_factory.mktemp("handout") / "student"
     proc = subprocess.run(
-        [sys.executable, "-m", "s2s_ref.handout", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )  # fmt: skip
+        [sys.executable, "-m", "s2s_ref.handout", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "wrote" in proc.stdout
     return out
@@ -33,7 +37,14 @@ def handout(tmp_path_factory):
 def _learner(handout, *args, timeout=600):
     """Run a command in the hand-out as the learner would, with its own copy of the package."""
     env = {**os.environ, "PYTHONPATH": str(handout)}
-    return subprocess.run([sys.executable, *args], cwd=handout, env=env, capture_output=True, text=True, timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=handout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def _files(folder):
@@ -44,10 +55,26 @@ def test_it_holds_what_a_learner_needs(handout):
     files = _files(handout)
     for key in EXERCISE_MODULES:
         assert f"exercises/{get_exercise(key).notebook}" in files
-    for needed in ("README.md", "requirements.txt", "pyproject.toml", "s2s_ref/grade.py", "s2s_ref/checks.py", ".github/workflows/grade.yml", "s2s_ref/assets/dates.npz", "s2s_ref/assets/dates.json"):  # fmt: skip
+    for needed in (
+        "README.md",
+        "requirements.txt",
+        "pyproject.toml",
+        "s2s_ref/grade.py",
+        "s2s_ref/checks.py",
+        ".github/workflows/grade.yml",
+        "s2s_ref/assets/dates.npz",
+        "s2s_ref/experiments/results/dates_numpy.json",
+    ):
         assert needed in files, needed
     readme = (handout / "README.md").read_text()
-    for step in ("## Set up", "## Work on an exercise", "## Grade your work", "## Submit", "python -m s2s_ref.grade exercises/ex01_rnn.ipynb", "git push"):  # fmt: skip
+    for step in (
+        "## Set up",
+        "## Work on an exercise",
+        "## Grade your work",
+        "## Submit",
+        "python -m s2s_ref.grade exercises/ex01_rnn.ipynb",
+        "git push",
+    ):
         assert step in readme, step
     assert book_url((ROOT / "_config.yml").read_text()) in readme
     assert "pytest" not in readme.replace("You never need `pytest`", "")
@@ -104,7 +131,10 @@ def test_the_learner_passes_with_their_own_functions(handout, tmp_path):
     try:
         proc = _learner(handout, "-m", "s2s_ref.grade", "exercises/ex01_rnn.ipynb")
     finally:
-        write_atomic(handout / "exercises" / "ex01_rnn.ipynb", (ROOT / "exercises" / "ex01_rnn.ipynb").read_text())  # fmt: skip
+        write_atomic(
+            handout / "exercises" / "ex01_rnn.ipynb",
+            (ROOT / "exercises" / "ex01_rnn.ipynb").read_text(),
+        )
     assert proc.returncode == 0, proc.stderr
     assert f"Total: {get_exercise('ex01').max_score:g}/" in proc.stdout.replace(".0/", "/"), (
         proc.stdout
@@ -126,7 +156,13 @@ def test_refuses_to_write_inside_the_course(tmp_path):
 
 def test_command_line_says_what_is_wrong(tmp_path):
     (tmp_path / "x").write_text("")
-    proc = subprocess.run([sys.executable, "-m", "s2s_ref.handout", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "s2s_ref.handout", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert proc.stderr.startswith("handout: ") and "not an empty folder" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -138,7 +174,9 @@ def test_refuses_an_exercise_that_still_holds_a_solution(tmp_path):
         (course / relative).parent.mkdir(parents=True, exist_ok=True)
         (course / relative).write_bytes(data)
     (course / "_config.yml").write_text((ROOT / "_config.yml").read_text())
-    (course / "exercises" / "ex01_rnn.ipynb").write_text((ROOT / "solutions" / "ex01_rnn.ipynb").read_text())  # fmt: skip
+    (course / "exercises" / "ex01_rnn.ipynb").write_text(
+        (ROOT / "solutions" / "ex01_rnn.ipynb").read_text()
+    )
     with pytest.raises(HandoutError, match="holds a solution region"):
         write_handout(tmp_path / "out", root=course)
 
@@ -146,10 +184,13 @@ def test_refuses_an_exercise_that_still_holds_a_solution(tmp_path):
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("https://github.com/seq2seq-from-scratch/course", "https://seq2seq-from-scratch.github.io/course/"),
+        (
+            "https://github.com/seq2seq-from-scratch/course",
+            "https://seq2seq-from-scratch.github.io/course/",
+        ),
         ("https://github.com/Some-Owner/My.Repo/", "https://some-owner.github.io/My.Repo/"),
     ],
-)  # fmt: skip
+)
 def test_book_url_follows_from_the_repository(url, expected):
     assert book_url(f"repository:\n  url: {url}\n  branch: main\n") == expected
 

@@ -31,8 +31,11 @@ def _grader_score(notebook: Path, tmp_path: Path) -> float:
     book = tmp_path / f"{notebook.parent.name}.json"
     subprocess.run(
         [sys.executable, "-m", "s2s_ref.grade", str(notebook), "--json", str(book)],
-        check=True, capture_output=True, timeout=300, cwd=ROOT,
-    )  # fmt: skip
+        check=True,
+        capture_output=True,
+        timeout=300,
+        cwd=ROOT,
+    )
     return json.loads(book.read_text())["total"]
 
 
@@ -46,10 +49,23 @@ def test_nbgrader_generates_and_autogrades_ex01_like_this_grader(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
     installed = subprocess.run(
-        [str(bin_dir / "python"), "-m", "pip", "install", "-q", "--retries", "1", NBGRADER,
-         str(wheel), "torch==2.13.0"],  # check() loads every exercise's tests, ex06's need torch
-        capture_output=True, text=True, timeout=900, env=env,
-    )  # fmt: skip
+        [
+            str(bin_dir / "python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--retries",
+            "1",
+            NBGRADER,
+            str(wheel),
+            "torch==2.13.0",
+        ],  # check() loads every exercise's tests, ex06's need torch
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
     if installed.returncode != 0:
         pytest.skip(f"{NBGRADER} cannot be installed here:\n{installed.stderr[-800:]}")
     course = tmp_path / "course"
@@ -62,9 +78,13 @@ def test_nbgrader_generates_and_autogrades_ex01_like_this_grader(tmp_path):
 
     def nbgrader(*args):
         done = subprocess.run(
-            [str(bin_dir / "nbgrader"), *args], cwd=course, env={**env, "MPLBACKEND": "Agg"},
-            capture_output=True, text=True, timeout=900,
-        )  # fmt: skip
+            [str(bin_dir / "nbgrader"), *args],
+            cwd=course,
+            env={**env, "MPLBACKEND": "Agg"},
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         assert done.returncode == 0, f"nbgrader {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
         return done.stdout + done.stderr
 

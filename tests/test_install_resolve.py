@@ -76,20 +76,38 @@ def test_the_requirements_resolve_for(version, tmp_path):
     wheels = tmp_path / "wheels"
     built = subprocess.run(
         [*pip, "wheel", "--no-deps", "-q", "docopt==0.6.2", "-w", str(wheels)],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert built.returncode == 0, built.stderr
     requirements = tmp_path / "requirements.txt"
     requirements.write_text(
         "\n".join(for_python(requirement_lines(ROOT / "requirements.txt"), version)) + "\n"
     )
     result = subprocess.run(
-        [*pip, "install", "--dry-run", "--ignore-installed", "--python-version", version,
-         "--only-binary=:all:", "--target", str(tmp_path / "target"), "--find-links", str(wheels),
-         "--retries", "0", "-r", str(requirements)],
-        capture_output=True, text=True, timeout=600,
+        [
+            *pip,
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--python-version",
+            version,
+            "--only-binary=:all:",
+            "--target",
+            str(tmp_path / "target"),
+            "--find-links",
+            str(wheels),
+            "--retries",
+            "0",
+            "-r",
+            str(requirements),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
         env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
-    )  # fmt: skip
+    )
     assert result.returncode == 0, f"Python {version} does not resolve:\n{result.stderr[-3000:]}"
     assert re.search(r"Would install .*\btorch-2\.13\.0", result.stdout), result.stdout[-2000:]
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from s2s_ref import assets
+from s2s_ref.experiments.cli import load_results
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = sorted((ROOT / "solutions").glob("ex*.ipynb"))
@@ -39,9 +40,9 @@ for path in map(Path, sys.argv[1:]):
 
 
 def test_the_date_model_ships_in_the_package_and_loads_through_importlib_resources():
-    assert assets.names() == ["dates.json", "dates.npz"]
+    assert assets.names() == ["dates.npz"]
     weights = assets.load_npz("dates.npz")
-    saved = assets.load_json("dates.json")
+    saved = load_results("dates_numpy")
     assert weights["dec_Wh"].shape == (128, 3 * 128)  # a GRU decoder, H = 128
     assert saved["test"]["free_exact"] > 0.9 and saved["src_vocab"] and saved["tgt_vocab"]
     with pytest.raises(FileNotFoundError, match="s2s_ref.assets has no file 'nope.npz'"):
@@ -80,8 +81,10 @@ def _build_wheel(tmp_path) -> Path:
     )
     done = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(source)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     (wheel,) = tmp_path.glob("s2s_ref-*.whl")
     return wheel
@@ -93,7 +96,8 @@ def test_a_wheel_in_a_fresh_venv_runs_every_solution_alone_in_an_empty_folder(tm
     start = time.perf_counter()
     wheel = _build_wheel(tmp_path)
     files = zipfile.ZipFile(wheel).namelist()
-    assert {"s2s_ref/assets/dates.npz", "s2s_ref/assets/dates.json"} <= set(files)
+    shipped = {"s2s_ref/assets/dates.npz", "s2s_ref/experiments/results/dates_numpy.json"}
+    assert shipped <= set(files)
     assert any(f.endswith("licenses/LICENSE") for f in files), "the wheel carries LICENSE"
     assert not any(f.startswith(("tests/", "solutions/", "book/")) for f in files)
     venv = tmp_path / "venv"
@@ -105,8 +109,11 @@ def test_a_wheel_in_a_fresh_venv_runs_every_solution_alone_in_an_empty_folder(tm
     env["PATH"] = f"{python.parent}{os.pathsep}{env['PATH']}"
     installed = subprocess.run(
         [str(python), "-m", "pip", "install", "-q", "--retries", "1", str(wheel), "torch==2.13.0"],
-        capture_output=True, text=True, timeout=900, env=env,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
     if installed.returncode != 0 and "No matching distribution" in installed.stderr:
         pytest.skip(f"no index or wheel cache has torch==2.13.0:\n{installed.stderr[-500:]}")
     assert installed.returncode == 0, installed.stderr[-3000:]
@@ -118,14 +125,21 @@ def test_a_wheel_in_a_fresh_venv_runs_every_solution_alone_in_an_empty_folder(tm
         folders.append(folder / solution.name)
     where = subprocess.run(
         [str(python), "-c", "import s2s_ref; print(s2s_ref.__file__)"],
-        capture_output=True, text=True, cwd=tmp_path, env=env, check=True,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        check=True,
+    ).stdout
     assert where.startswith(str(venv)) and str(ROOT) not in where
     ran = subprocess.run(
         [str(python), "-c", RUN_NOTEBOOKS, *map(str, folders)],
-        capture_output=True, text=True, cwd=tmp_path, env={**env, "MPLBACKEND": "Agg"},
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**env, "MPLBACKEND": "Agg"},
         timeout=1800,
-    )  # fmt: skip
+    )
     assert ran.returncode == 0, ran.stdout + ran.stderr[-5000:]
     assert ran.stdout.count(" s\n") == len(SOLUTIONS)
     print(ran.stdout, f"total {time.perf_counter() - start:.0f} s, {sysconfig.get_platform()}")

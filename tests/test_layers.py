@@ -6,8 +6,17 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "s2s_ref"
-GROUND = {"atomic", "shapes", "gradcheck", "metrics", "teacher_forcing", "decoding", "data", "diagrams",
-          "diagrams_gated"}  # fmt: skip
+GROUND = {
+    "atomic",
+    "shapes",
+    "gradcheck",
+    "metrics",
+    "teacher_forcing",
+    "decoding",
+    "data",
+    "diagrams",
+    "diagrams_gated",
+}
 FLOOR = {**dict.fromkeys(GROUND, 0), "numpy_nn": 1, "torch_nn": 1, "grading": 2}
 TOP = 3  # grade, classroom, checks, make_exercises, bench, experiments
 

@@ -38,15 +38,21 @@ def test_masked_softmax_of_integer_scores_is_not_truncated():
 
 
 def test_rnn_with_integer_inputs_equals_the_float64_computation(rng):
-    args = [_ints(rng, N, T, D), _ints(rng, N, H), _ints(rng, D, H), _ints(rng, H, H),
-            _ints(rng, H)]  # fmt: skip
+    args = [
+        _ints(rng, N, T, D),
+        _ints(rng, N, H),
+        _ints(rng, D, H),
+        _ints(rng, H, H),
+        _ints(rng, H),
+    ]
     dh = _ints(rng, N, T, H)
     h, cache = rnn_forward(*args)
     h64, cache64 = rnn_forward(*[a.astype(np.float64) for a in args])
     assert h.dtype == np.float64
     np.testing.assert_array_equal(h, h64)
-    for g, g64 in zip(rnn_backward(dh, cache), rnn_backward(dh.astype(float), cache64),
-                      strict=True):  # fmt: skip
+    for g, g64 in zip(
+        rnn_backward(dh, cache), rnn_backward(dh.astype(float), cache64), strict=True
+    ):
         assert g.dtype == np.float64
         np.testing.assert_array_equal(g, g64)
 
@@ -138,8 +144,13 @@ def test_fused_backward_refuses_a_broadcastable_dh(rng, cell):
 
 
 def test_sequence_backward_refuses_a_broadcastable_dh(rng):
-    _, cache = rnn_forward(rng.normal(size=(N, T, D)), rng.normal(size=(N, H)),
-                           rng.normal(size=(D, H)), rng.normal(size=(H, H)), rng.normal(size=H))  # fmt: skip
+    _, cache = rnn_forward(
+        rng.normal(size=(N, T, D)),
+        rng.normal(size=(N, H)),
+        rng.normal(size=(D, H)),
+        rng.normal(size=(H, H)),
+        rng.normal(size=H),
+    )
     with pytest.raises(ShapeError, match=r"rnn_backward: dh should have shape .*3, 4, 2"):
         rnn_backward(np.ones((N, T, 1)), cache)
 
@@ -202,10 +213,13 @@ def _attention(rng, scorer, k, v=None, mask=None):
     params = {
         "dot": {},
         "general": {"W": rng.normal(size=(H, H))},
-        "additive": {"Wq": rng.normal(size=(H, A)), "Wk": rng.normal(size=(H, A)),
-                     "w": rng.normal(size=A)},
+        "additive": {
+            "Wq": rng.normal(size=(H, A)),
+            "Wk": rng.normal(size=(H, A)),
+            "w": rng.normal(size=A),
+        },
         "pooled": {"Wk": rng.normal(size=(H, A)), "w": rng.normal(size=A)},
-    }[scorer]  # fmt: skip
+    }[scorer]
     return getattr(att, f"{scorer}_attention_forward")(q, k, v, mask, **params)
 
 
@@ -281,13 +295,25 @@ def test_clip_by_global_norm_with_an_infinite_max_norm_never_clips():
 def test_gated_backward_of_an_empty_batch_or_sequence(rng, n, t, cell):
     x, h0 = rng.normal(size=(n, t, D)), rng.normal(size=(n, H))
     if cell == "lstm":
-        h, cache = fused_lstm_forward(x, h0, h0, rng.normal(size=(D, 4 * H)), rng.normal(size=(H, 4 * H)),
-                                rng.normal(size=4 * H))  # fmt: skip
+        h, cache = fused_lstm_forward(
+            x,
+            h0,
+            h0,
+            rng.normal(size=(D, 4 * H)),
+            rng.normal(size=(H, 4 * H)),
+            rng.normal(size=4 * H),
+        )
         grads = fused_lstm_backward(np.zeros((n, t, H)), cache)
         shapes = [(n, t, D), (n, H), (n, H), (D, 4 * H), (H, 4 * H), (4 * H,)]
     else:
-        h, cache = fused_gru_forward(x, h0, rng.normal(size=(D, 3 * H)), rng.normal(size=(H, 3 * H)),
-                               rng.normal(size=3 * H), rng.normal(size=3 * H))  # fmt: skip
+        h, cache = fused_gru_forward(
+            x,
+            h0,
+            rng.normal(size=(D, 3 * H)),
+            rng.normal(size=(H, 3 * H)),
+            rng.normal(size=3 * H),
+            rng.normal(size=3 * H),
+        )
         grads = fused_gru_backward(np.zeros((n, t, H)), cache)
         shapes = [(n, t, D), (n, H), (D, 3 * H), (H, 3 * H), (3 * H,), (3 * H,)]
     assert h.shape == (n, t, H)

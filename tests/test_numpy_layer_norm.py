@@ -67,8 +67,9 @@ def test_normalised_rows_and_float32_stays_float32():
     y, _ = layer_norm_forward(x, np.ones(8), np.zeros(8))
     np.testing.assert_allclose(y.mean(axis=-1), 0, atol=1e-12)
     np.testing.assert_allclose(y.var(axis=-1), 1, rtol=1e-5)  # eps makes it a hair below 1
-    y32, cache = layer_norm_forward(x.astype(np.float32), gamma.astype(np.float32),
-                                    beta.astype(np.float32))  # fmt: skip
+    y32, cache = layer_norm_forward(
+        x.astype(np.float32), gamma.astype(np.float32), beta.astype(np.float32)
+    )
     assert y32.dtype == np.float32
     assert all(g.dtype == np.float32 for g in layer_norm_backward(np.ones_like(y32), cache))
 

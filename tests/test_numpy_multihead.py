@@ -55,8 +55,14 @@ def _torch(q, kv, mask, W, n_heads=HEADS, dout=None):
     mha = torch.nn.MultiheadAttention(q.shape[2], n_heads, batch_first=True, dtype=torch.float64)
     load_mha_(mha, W)
     tq, tkv = t64(q, grad=True), t64(kv, grad=True)
-    out, weights = mha(tq, tkv, tkv, attn_mask=torch_mask(mask, n_heads), need_weights=True,
-                       average_attn_weights=False)  # fmt: skip
+    out, weights = mha(
+        tq,
+        tkv,
+        tkv,
+        attn_mask=torch_mask(mask, n_heads),
+        need_weights=True,
+        average_attn_weights=False,
+    )
     grads = None
     if dout is not None:
         out.backward(torch.from_numpy(dout))
@@ -146,8 +152,9 @@ def test_under_the_causal_mask_output_t_ignores_inputs_after_t():
     for t in range(T - 1):
         changed = q.copy()
         changed[:, t + 1 :] = np.random.default_rng(t).normal(size=changed[:, t + 1 :].shape)
-        np.testing.assert_array_equal(_forward(changed, changed, mask, W)[0][:, : t + 1],
-                                      out[:, : t + 1])  # fmt: skip
+        np.testing.assert_array_equal(
+            _forward(changed, changed, mask, W)[0][:, : t + 1], out[:, : t + 1]
+        )
 
 
 def test_batch_rows_are_independent():

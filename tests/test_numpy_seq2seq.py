@@ -90,8 +90,12 @@ def _torch_loss(params, src, src_mask, tgt_in, tgt_out, tgt_mask):
     for module, prefix, suffix in ((enc, "enc_", "_l0"), (dec, "dec_", "")):
         # weights are (in, out) in NumPy and (out, in) in torch: assign the transposed leaves
         # so that autograd reaches our tensors
-        for name, ours in (("weight_ih", "Wx"), ("weight_hh", "Wh"), ("bias_ih", "bx"),
-                           ("bias_hh", "bh")):  # fmt: skip
+        for name, ours in (
+            ("weight_ih", "Wx"),
+            ("weight_hh", "Wh"),
+            ("bias_ih", "bx"),
+            ("bias_hh", "bh"),
+        ):
             delattr(module, name + suffix)
             value = t[prefix + ours]
             setattr(module, name + suffix, value.T if value.ndim == 2 else value)
@@ -204,8 +208,13 @@ def test_bad_inputs_are_rejected_with_a_sentence(rng):
     with pytest.raises(ValueError, match="padding only on the right"):
         encoder_forward(src, src_mask[:, ::-1], *enc_p)
     with pytest.raises(ValueError, match=r"Wx should have shape \(E \+ H, 3H\)"):
-        decoder_forward(tgt_in, np.zeros((N, H)), *(p[k] for k in DECODER[:1]), p["enc_Wx"],
-                        *(p[k] for k in DECODER[2:]))  # fmt: skip
+        decoder_forward(
+            tgt_in,
+            np.zeros((N, H)),
+            *(p[k] for k in DECODER[:1]),
+            p["enc_Wx"],
+            *(p[k] for k in DECODER[2:]),
+        )
 
 
 def test_inputs_are_not_modified(rng):
@@ -225,9 +234,16 @@ def test_training_lowers_the_loss_and_reports_history():
     def next_batch(r):
         return make_batch(make_copy(16, r, 2, 4, 4), vocab, vocab)
 
-    history = train(params, next_batch, 120, rng, lr=1e-2, every=40,
-                    schedule=Schedule("fixed", {"ratio": 0.8}),
-                    evaluate_fn=lambda p: evaluate(p, test, vocab, vocab))  # fmt: skip
+    history = train(
+        params,
+        next_batch,
+        120,
+        rng,
+        lr=1e-2,
+        every=40,
+        schedule=Schedule("fixed", {"ratio": 0.8}),
+        evaluate_fn=lambda p: evaluate(p, test, vocab, vocab),
+    )
     assert [h["step"] for h in history] == [40, 80, 120]
     assert history[-1]["loss"] < 0.7 * history[0]["loss"]
     assert history[-1]["teacher_ratio"] == 0.8

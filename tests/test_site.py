@@ -31,9 +31,15 @@ HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"  # Debian's package: Playwright cannot download its own here
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 # Console messages known to be harmless: (substring, why). None is needed today; add an entry
 # only with the reason, so that a real error can never hide behind a broad pattern.
@@ -60,7 +66,13 @@ def toc_pages():
             if "file" in entry:
                 pages.append(_docname(entry["file"]))
             elif "glob" in entry:
-                pages.extend(sorted(_docname(str(p.relative_to(ROOT))) for p in ROOT.glob(entry["glob"]) if p.suffix in (".md", ".ipynb")))  # fmt: skip
+                pages.extend(
+                    sorted(
+                        _docname(str(p.relative_to(ROOT)))
+                        for p in ROOT.glob(entry["glob"])
+                        if p.suffix in (".md", ".ipynb")
+                    )
+                )
             for key in ("parts", "chapters", "sections"):
                 walk(entry.get(key, []))
 
@@ -117,7 +129,9 @@ def browser(site_url):
         from playwright.sync_api import sync_playwright
 
         playwright = sync_playwright().start()
-        _SHARED["browser"] = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)  # fmt: skip
+        _SHARED["browser"] = playwright.chromium.launch(
+            executable_path=executable, args=CHROMIUM_ARGS
+        )
         atexit.register(playwright.stop)
         atexit.register(_SHARED["browser"].close)  # atexit runs last-in first-out: close, stop
     return _SHARED["browser"]
@@ -202,12 +216,17 @@ def visit(site_url, browser):
         page.on("console", lambda m: v.console_errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: v.console_errors.append(f"uncaught: {e}"))
         page.on("requestfailed", lambda r: v.failed.append(f"{r.url} ({r.failure})"))
-        page.on("response", lambda r: v.failed.append(f"{r.url} (HTTP {r.status})") if r.status >= 400 else None)  # fmt: skip
+        page.on(
+            "response",
+            lambda r: v.failed.append(f"{r.url} (HTTP {r.status})") if r.status >= 400 else None,
+        )
         response = page.goto(f"{site_url}/{doc}.html", wait_until="load")
         v.status = response.status if response else 0
         page.evaluate(SETTLE)
         data = page.evaluate(COLLECT)
-        v.title, v.h1, v.math, v.images, v.links = (data[k] for k in ("title", "h1", "math", "images", "links"))  # fmt: skip
+        v.title, v.h1, v.math, v.images, v.links = (
+            data[k] for k in ("title", "h1", "math", "images", "links")
+        )
         page.set_viewport_size({"width": 390, "height": 844})
         page.wait_for_timeout(100)  # one layout pass at the new width
         v.phone = page.evaluate(PHONE)
@@ -222,7 +241,9 @@ def visit(site_url, browser):
 def test_page_loads(visit, doc):
     v = visit(doc)
     assert v.status == 200, f"{doc}.html answered HTTP {v.status}: is it in the build?"
-    assert v.h1 == 1 and v.title.strip(), f"{doc}: expected one <h1> and a title, got {v.h1} and {v.title!r}"  # fmt: skip
+    assert v.h1 == 1 and v.title.strip(), (
+        f"{doc}: expected one <h1> and a title, got {v.h1} and {v.title!r}"
+    )
     local_failures = [f for f in v.failed if urlsplit(f).hostname == "127.0.0.1"]
     assert not local_failures, f"{doc}: local resources failed to load: {local_failures}"
 
@@ -230,13 +251,17 @@ def test_page_loads(visit, doc):
 @pytest.mark.parametrize("doc", PAGES)
 def test_math_is_rendered_by_mathjax(visit, doc):
     m = visit(doc).math
-    assert not m["unrendered"], f"{doc}: MathJax did not render {len(m['unrendered'])} formula(s), e.g. {m['unrendered'][:3]}"  # fmt: skip
+    assert not m["unrendered"], (
+        f"{doc}: MathJax did not render {len(m['unrendered'])} formula(s), e.g. {m['unrendered'][:3]}"
+    )
     assert not m["errors"], f"{doc}: MathJax reported TeX errors: {m['errors'][:3]}"
     leftovers = [hit.group(0) for hit in RAW_TEX.finditer(m["text"])]
     assert not leftovers, f"{doc}: raw TeX left in the page text: {leftovers[:5]}"
     source = next(ROOT.glob(f"{doc}.*"), None)
     if source is not None and SOURCE_MATH.search(CODE_FENCE.sub("", source.read_text())):
-        assert m["formulas"] > 0 and m["containers"] > 0, f"{doc}: the source has math but the page shows no rendered formula"  # fmt: skip
+        assert m["formulas"] > 0 and m["containers"] > 0, (
+            f"{doc}: the source has math but the page shows no rendered formula"
+        )
 
 
 @pytest.mark.parametrize("doc", PAGES)
@@ -249,9 +274,13 @@ def test_images_load_and_have_alt_text(visit, doc):
     # A figure cell that printed nothing (e.g. plt.show() under MPLBACKEND=Agg) leaves no <img>.
     source = next(ROOT.glob(f"{doc}.*"), None)
     text = source.read_text() if source is not None and source.suffix == ".md" else ""
-    expected = sum("alt:" in o for o in CELL_OPTIONS.findall(text)) + len(FIGURE_DIRECTIVE.findall(text))  # fmt: skip
+    expected = sum("alt:" in o for o in CELL_OPTIONS.findall(text)) + len(
+        FIGURE_DIRECTIVE.findall(text)
+    )
     figures = [i for i in images if i["inArticle"] and "/_images/" in i["src"]]
-    assert len(figures) >= expected, f"{doc}: {expected} code cells declare a figure but the page shows {len(figures)} image(s)"  # fmt: skip
+    assert len(figures) >= expected, (
+        f"{doc}: {expected} code cells declare a figure but the page shows {len(figures)} image(s)"
+    )
 
 
 @pytest.mark.parametrize("doc", PAGES)
@@ -272,7 +301,9 @@ def test_no_request_leaves_localhost(visit, doc):
 def test_fits_a_phone_screen(visit, doc):
     """At 390 px wide nothing makes the whole page scroll sideways (code and tables scroll alone)."""
     overflow = visit(doc).phone
-    assert overflow["page"] <= 1, f"{doc}: the page is {overflow['page']} px wider than a 390 px screen; e.g. {overflow['wide']}"  # fmt: skip
+    assert overflow["page"] <= 1, (
+        f"{doc}: the page is {overflow['page']} px wider than a 390 px screen; e.g. {overflow['wide']}"
+    )
 
 
 class _Ids(HTMLParser):
@@ -303,7 +334,7 @@ def test_internal_links_and_anchors_resolve(visit, doc):
             path = path / "index.html"
         if not path.is_file():
             problems.append(f"{href}: no such file in _build/html")
-        elif url.fragment and path.suffix == ".html" and unquote(url.fragment) not in _ids_in(path):  # fmt: skip
+        elif url.fragment and path.suffix == ".html" and unquote(url.fragment) not in _ids_in(path):
             problems.append(f"{href}: no element with id {url.fragment!r}")
     assert not problems, f"{doc}: broken links:\n" + "\n".join(problems)
 
@@ -343,18 +374,26 @@ def test_pages_offer_binder_and_download_and_exercises_offer_colab(visit):
     notebook = next(d for d in PAGES if "kernelspec" in next(ROOT.glob(f"{d}.*")).read_text())
     links = visit(notebook).links
     assert any("mybinder.org/v2/gh/" in h for h in links), f"{notebook}: no Binder launch button"
-    assert any(h.endswith(f"_sources/{notebook}.ipynb") for h in links), f"{notebook}: no .ipynb download"  # fmt: skip
+    assert any(h.endswith(f"_sources/{notebook}.ipynb") for h in links), (
+        f"{notebook}: no .ipynb download"
+    )
     assert any(re.search(r"/edit/[^/]+/book/", h) for h in links), "no 'edit this page' link"
     exercises = [h for h in visit("book/exercises").links if "/exercises/ex" in h]
     notebooks = sorted(p.name for p in (ROOT / "exercises").glob("ex[0-9][0-9]_*.ipynb"))
     for name in notebooks:
         found = [h for h in exercises if h.endswith(name)]
-        assert len(found) == 2, f"exercises page: expected a Colab and a Binder link to {name}: {found}"  # fmt: skip
-        assert any("_downloads/" in h and h.endswith(name) for h in visit("book/exercises").links), f"no download link to {name}"  # fmt: skip
+        assert len(found) == 2, (
+            f"exercises page: expected a Colab and a Binder link to {name}: {found}"
+        )
+        assert any(
+            "_downloads/" in h and h.endswith(name) for h in visit("book/exercises").links
+        ), f"no download link to {name}"
 
 
 def test_toc_lists_the_root_and_the_bibliography():
-    assert PAGES[0] == "book/intro" and "book/bibliography" in PAGES and len(set(PAGES)) == len(PAGES)  # fmt: skip
+    assert (
+        PAGES[0] == "book/intro" and "book/bibliography" in PAGES and len(set(PAGES)) == len(PAGES)
+    )
 
 
 def test_index_redirects_to_the_first_page(site_url, browser):
@@ -401,4 +440,6 @@ def test_screenshot(site_url, browser, name):
     page.screenshot(path=SCREENSHOTS / f"{name}.png")
     page.screenshot(path=SCREENSHOTS / f"{name}-full.png", full_page=True)
     page.context.close()
-    assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000, "a blank page compresses to almost nothing"  # fmt: skip
+    assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000, (
+        "a blank page compresses to almost nothing"
+    )

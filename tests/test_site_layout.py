@@ -108,13 +108,17 @@ def layout(site_url, browser):
 @pytest.mark.parametrize("doc", PAGES)
 def test_no_raw_tex_escape_in_rendered_math(layout, doc):
     escapes = [e for e in layout(doc)["escapes"] if TEX_ESCAPE.search(e)]
-    assert not escapes, f"{doc}: rendered math shows TeX escapes as text (use \\mathtt, not \\texttt): {escapes[:3]}"  # fmt: skip
+    assert not escapes, (
+        f"{doc}: rendered math shows TeX escapes as text (use \\mathtt, not \\texttt): {escapes[:3]}"
+    )
 
 
 @pytest.mark.parametrize("doc", PAGES)
 def test_equations_fit_the_column(layout, doc):
     wide = layout(doc)["equations"]
-    assert not wide, f"{doc}: display equations wider than the column at 1280 px (break them with aligned): {wide[:3]}"  # fmt: skip
+    assert not wide, (
+        f"{doc}: display equations wider than the column at 1280 px (break them with aligned): {wide[:3]}"
+    )
 
 
 @pytest.mark.parametrize("doc", PAGES)
@@ -132,7 +136,9 @@ def test_no_horizontal_scroll_on_a_phone(layout, doc):
 @pytest.mark.parametrize("doc", PAGES)
 def test_figures_have_a_number_and_a_caption(layout, doc):
     bare = [f["src"] for f in layout(doc)["figures"] if not (f["number"] and f["caption"])]
-    assert not bare, f"{doc}: figures without a numbered caption (give the figure a name and a caption): {bare}"  # fmt: skip
+    assert not bare, (
+        f"{doc}: figures without a numbered caption (give the figure a name and a caption): {bare}"
+    )
 
 
 @pytest.mark.parametrize("doc", PAGES)
@@ -153,7 +159,9 @@ def test_figure_text_is_at_least_9_px(layout, doc):
         svg = f["svg"]
         if svg is None:
             continue  # raster: its scale is checked above
-        assert svg["texts"] and svg["viewBoxWidth"], f"{doc}: {f['src']} has no measurable <text> (draw with s2s_ref.style, svg.fonttype none)"  # fmt: skip
+        assert svg["texts"] and svg["viewBoxWidth"], (
+            f"{doc}: {f['src']} has no measurable <text> (draw with s2s_ref.style, svg.fonttype none)"
+        )
         shown = svg["smallest"] * f["shown"] / svg["viewBoxWidth"]
         if shown < MIN_TEXT_PX:
             small.append(f"{f['src']}: {shown:.1f} px")

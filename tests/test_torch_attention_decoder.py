@@ -50,8 +50,12 @@ def _numpy_params(dec, cell):
 
 def _torch_grad(dec, name, cell):
     g = {n: p.grad.numpy() for n, p in dec.named_parameters()}
-    table = {"Wx": g["rnn.weight_ih_l0"].T, "Wh": g["rnn.weight_hh_l0"].T,
-             "Wo": g["out.weight"].T, "bo": g["out.bias"]}  # fmt: skip
+    table = {
+        "Wx": g["rnn.weight_ih_l0"].T,
+        "Wh": g["rnn.weight_hh_l0"].T,
+        "Wo": g["out.weight"].T,
+        "bo": g["out.bias"],
+    }
     table.update(b=g["rnn.bias_ih_l0"], bx=g["rnn.bias_ih_l0"], bh=g["rnn.bias_hh_l0"])
     if "combine.weight" in g:
         table["Wc"] = g["combine.weight"].T
@@ -136,8 +140,16 @@ def test_fused_plain_equals_its_step_loop(rng):
 
 def _model(decoder, seed=0, cell="gru"):
     g = torch.Generator().manual_seed(seed)
-    return AttentionSeq2Seq(torch_tasks.VOCAB, torch_tasks.VOCAB, emb=8, hidden=16, cell=cell,
-                            decoder=decoder, attn=8, generator=g)  # fmt: skip
+    return AttentionSeq2Seq(
+        torch_tasks.VOCAB,
+        torch_tasks.VOCAB,
+        emb=8,
+        hidden=16,
+        cell=cell,
+        decoder=decoder,
+        attn=8,
+        generator=g,
+    )
 
 
 @pytest.mark.parametrize("decoder", ["bahdanau", "luong"])
@@ -157,16 +169,18 @@ def test_output_t_does_not_depend_on_later_inputs_and_padding_changes_nothing(de
 def test_greedy_equals_teacher_forcing_on_its_own_output_and_beam_one(decoder, cell):
     model = _model(decoder, seed=4, cell=cell).eval()
     data = torch_tasks.reversal_data(5, seed=5)
-    tokens, lengths, _ = greedy_decode(model, data.src, data.src_mask, torch_tasks.BOS,
-                                       torch_tasks.EOS, max_len=6)  # fmt: skip
+    tokens, lengths, _ = greedy_decode(
+        model, data.src, data.src_mask, torch_tasks.BOS, torch_tasks.EOS, max_len=6
+    )
     tgt_in = torch.cat([torch.full((5, 1), torch_tasks.BOS), tokens[:, :-1]], dim=1)
     with torch.no_grad():
         forced = model(data.src, data.src_mask, tgt_in).argmax(-1)
     for n in range(5):
         L = int(lengths[n])
         assert forced[n, :L].tolist() == tokens[n, :L].tolist()
-    beams = beam_search(model, data.src, data.src_mask, torch_tasks.BOS, torch_tasks.EOS,
-                        max_len=6, beam_size=1)  # fmt: skip
+    beams = beam_search(
+        model, data.src, data.src_mask, torch_tasks.BOS, torch_tasks.EOS, max_len=6, beam_size=1
+    )
     for n in range(5):
         hyp = list(beams[n][0].tokens)
         L = int(lengths[n])
@@ -184,8 +198,18 @@ def test_attention_seq2seq_learns_reversal_with_the_training_loop(decoder):
         pred = m(test.src, test.src_mask, test.tgt_in).argmax(-1)
         return float((pred == test.tgt_out)[test.tgt_mask].float().mean())
 
-    config = TrainConfig(lr=1e-2, batch_size=64, max_steps=300, warmup_steps=10, eval_every=25,
-                         target=0.9, seed=0, device="cpu", cpu_threads=1, progress=False)  # fmt: skip
+    config = TrainConfig(
+        lr=1e-2,
+        batch_size=64,
+        max_steps=300,
+        warmup_steps=10,
+        eval_every=25,
+        target=0.9,
+        seed=0,
+        device="cpu",
+        cpu_threads=1,
+        progress=False,
+    )
     result = train(model, data, config, accuracy)
     assert result.stopped == "target" and result.best_metric >= 0.9, result
 

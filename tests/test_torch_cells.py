@@ -1,11 +1,10 @@
-"""The torch_nn twins against torch.nn (a transpose away) and against bad input."""
+"""The torch_nn twins against torch.nn (a transpose away), and the torch loss against bad input."""
 
 import numpy as np
 import pytest
 import torch
 
 from s2s_ref.torch_nn.cells import GRU, LSTM, RNN
-from s2s_ref.torch_nn.embedding import Embedding
 from s2s_ref.torch_nn.loss import masked_cross_entropy
 
 from .conftest import D, H, N, T, V
@@ -39,14 +38,6 @@ def test_twin_equals_torch_nn_outputs_and_gradients(kind):
     (theirs * dh).sum().backward()
     torch.testing.assert_close(twin.Wx.grad, ref.weight_ih_l0.grad.T, atol=1e-10, rtol=0)
     torch.testing.assert_close(twin.Wh.grad, ref.weight_hh_l0.grad.T, atol=1e-10, rtol=0)
-
-
-def test_embedding_rejects_float_ids_and_out_of_range():
-    emb = Embedding(V, 3)
-    with pytest.raises(TypeError, match="integers"):
-        emb(torch.zeros(2, 2))
-    with pytest.raises(IndexError, match=r"\[0, 7\)"):
-        emb(torch.tensor([[0, V]]))
 
 
 def test_loss_rejects_bad_masks_and_shapes():

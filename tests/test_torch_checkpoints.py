@@ -25,8 +25,16 @@ def _model(seed):
 
 
 def _config(folder, **kw):
-    base = dict(lr=5e-3, batch_size=8, max_steps=12, warmup_steps=3, eval_every=4,
-                device="cpu", progress=False, checkpoint_dir=str(folder))  # fmt: skip
+    base = dict(
+        lr=5e-3,
+        batch_size=8,
+        max_steps=12,
+        warmup_steps=3,
+        eval_every=4,
+        device="cpu",
+        progress=False,
+        checkpoint_dir=str(folder),
+    )
     return TrainConfig(**{**base, **kw})
 
 
@@ -178,8 +186,9 @@ def test_a_rerun_of_a_finished_run_is_a_no_op_that_says_so(tmp_path, capsys):
     assert result.step == 12 and result.stopped == "max_steps" and "already finished" in result.note
     assert "already finished at step 12 (max_steps)" in capsys.readouterr().err
     assert (tmp_path / "last.pt").read_bytes() == before and result.history == first.history
-    assert torch.equal(again.bridge.weight, load_checkpoint(tmp_path / "last.pt")["model"][
-        "bridge.weight"])  # fmt: skip
+    assert torch.equal(
+        again.bridge.weight, load_checkpoint(tmp_path / "last.pt")["model"]["bridge.weight"]
+    )
 
 
 def test_a_rerun_after_early_stop_trains_no_further(tmp_path):
@@ -190,8 +199,10 @@ def test_a_rerun_after_early_stop_trains_no_further(tmp_path):
     model = _model(3)
     result = train(model, DATA, cfg, lambda m: pytest.fail("evaluated again"))
     assert (result.step, result.stopped, result.best_metric) == (6, "early_stop", 0.5)
-    assert torch.equal(model.bridge.weight, load_checkpoint(tmp_path / "last.pt")["loop"][
-        "best_state"]["bridge.weight"])  # fmt: skip
+    assert torch.equal(
+        model.bridge.weight,
+        load_checkpoint(tmp_path / "last.pt")["loop"]["best_state"]["bridge.weight"],
+    )
 
 
 def test_a_rerun_after_a_time_budget_stop_trains_no_further(tmp_path):
@@ -250,8 +261,9 @@ def test_all_nan_metrics_leave_the_last_weights_and_no_best(tmp_path):
 
 
 def test_an_exploding_loss_stops_training_with_a_clear_error(tmp_path):
-    cfg = _config(tmp_path, lr=1e6, clip_norm=None, warmup_steps=0, max_steps=200,
-                  checkpoint_dir=None)  # fmt: skip
+    cfg = _config(
+        tmp_path, lr=1e6, clip_norm=None, warmup_steps=0, max_steps=200, checkpoint_dir=None
+    )
     with pytest.raises(FloatingPointError, match=r"training stopped at step \d+: the loss is"):
         train(_model(0), DATA, cfg)
 
@@ -333,9 +345,11 @@ def test_fifty_sigkills_lose_nothing(tmp_path):
         temp_left += len(_temp_files(folder))
     resumed = _model(2)
     result = train(resumed, DATA, _kill_config(folder), _metric)
-    print(f"kills {kills}, checkpoints checked {resumes}, temp files left by kills {temp_made}, "
-          f"unloadable {unloadable}, inexact {inexact}, temp files after the next start "
-          f"{temp_left}, last step {step}")  # fmt: skip
+    print(
+        f"kills {kills}, checkpoints checked {resumes}, temp files left by kills {temp_made}, "
+        f"unloadable {unloadable}, inexact {inexact}, temp files after the next start "
+        f"{temp_left}, last step {step}"
+    )
     assert (kills, unloadable, inexact, temp_left) == (50, 0, 0, 0) and resumes >= 40
     assert result.step == KILL_STEPS
     for (name, p), q in zip(straight.named_parameters(), resumed.parameters(), strict=True):

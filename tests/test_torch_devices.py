@@ -13,9 +13,10 @@ from .torch_tasks import BOS, EOS, VOCAB, reversal_data
 HAS_CUDA = torch.cuda.is_available()
 DEVICES = [
     "cpu",
-    pytest.param("cuda", marks=[pytest.mark.cuda,
-                                pytest.mark.skipif(not HAS_CUDA, reason="no CUDA GPU")]),
-]  # fmt: skip
+    pytest.param(
+        "cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not HAS_CUDA, reason="no CUDA GPU")]
+    ),
+]
 
 
 def test_auto_picks_cuda_exactly_when_present():
@@ -50,8 +51,15 @@ def test_forward_and_search_stay_on_the_model_device(device, cell):
 
 @pytest.mark.parametrize("device", DEVICES)
 def test_training_runs_on_each_device(device, tmp_path):
-    cfg = TrainConfig(batch_size=8, max_steps=4, warmup_steps=1, eval_every=2, device=device,
-                      progress=False, checkpoint_dir=str(tmp_path))  # fmt: skip
+    cfg = TrainConfig(
+        batch_size=8,
+        max_steps=4,
+        warmup_steps=1,
+        eval_every=2,
+        device=device,
+        progress=False,
+        checkpoint_dir=str(tmp_path),
+    )
     model = Seq2Seq(VOCAB, VOCAB, emb=5, hidden=7)
     result = train(model, reversal_data(16, seed=0), cfg, evaluate=lambda m: 0.0)
     assert result.step == 4 and model_device(model).type == device

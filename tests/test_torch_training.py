@@ -7,7 +7,14 @@ import pytest
 import torch
 
 from s2s_ref.torch_nn.seq2seq import Seq2Seq
-from s2s_ref.torch_nn.training import TrainConfig, load_checkpoint, lr_at, save_atomic, train
+from s2s_ref.torch_nn.training import (
+    TrainConfig,
+    load_checkpoint,
+    lr_at,
+    save_atomic,
+    train,
+    trim_batch,
+)
 
 from .torch_tasks import VOCAB, reversal_data
 
@@ -17,8 +24,16 @@ def _model(seed):
 
 
 def _config(tmp_path, **kw):
-    base = dict(lr=5e-3, batch_size=8, max_steps=12, warmup_steps=3, eval_every=4,
-                device="cpu", progress=False, checkpoint_dir=str(tmp_path))  # fmt: skip
+    base = dict(
+        lr=5e-3,
+        batch_size=8,
+        max_steps=12,
+        warmup_steps=3,
+        eval_every=4,
+        device="cpu",
+        progress=False,
+        checkpoint_dir=str(tmp_path),
+    )
     return TrainConfig(**{**base, **kw})
 
 
@@ -90,11 +105,17 @@ def test_learning_rate_warms_up_then_decays_to_zero():
 
 @pytest.mark.parametrize(
     "kw, name",
-    [({"lr": -1e-3}, "lr"), ({"lr": float("nan")}, "lr"), ({"batch_size": 0}, "batch_size"),
-     ({"max_steps": 0}, "max_steps"), ({"schedule": "step"}, "schedule"),
-     ({"clip_norm": 0.0}, "clip_norm"), ({"teacher_forcing": 1.5}, "teacher_forcing"),
-     ({"patience": 0}, "patience")],
-)  # fmt: skip
+    [
+        ({"lr": -1e-3}, "lr"),
+        ({"lr": float("nan")}, "lr"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"max_steps": 0}, "max_steps"),
+        ({"schedule": "step"}, "schedule"),
+        ({"clip_norm": 0.0}, "clip_norm"),
+        ({"teacher_forcing": 1.5}, "teacher_forcing"),
+        ({"patience": 0}, "patience"),
+    ],
+)
 def test_impossible_configs_are_refused_with_the_field_named(kw, name):
     with pytest.raises(ValueError, match=f"TrainConfig: {name}="):
         TrainConfig(**kw)
@@ -112,7 +133,35 @@ def test_unwritable_checkpoint_dir_and_too_big_batch_are_clear_errors(tmp_path):
 def test_training_learns_reversal(tmp_path):
     data = reversal_data(512, seed=2)
     model = _model(0)
-    cfg = _config(tmp_path, lr=2e-2, batch_size=32, max_steps=300, eval_every=100,
-                  checkpoint_dir=None, cpu_threads=1)  # fmt: skip
+    cfg = _config(
+        tmp_path,
+        lr=2e-2,
+        batch_size=32,
+        max_steps=300,
+        eval_every=100,
+        checkpoint_dir=None,
+        cpu_threads=1,
+    )
     result = train(model, data, cfg)
     assert result.history[-1]["loss"] < 0.3 * math.log(VOCAB)  # log V: the loss of a guess
+
+
+def test_trim_batch_cuts_to_the_longest_real_source_and_target():
+    src_mask = torch.tensor([[1, 1, 0, 0, 0], [1, 0, 0, 0, 0]], dtype=torch.bool)
+    tgt_mask = torch.tensor([[1, 0, 0], [1, 1, 1]], dtype=torch.bool)
+    batch = {
+        "src": torch.arange(10).view(2, 5),
+        "src_mask": src_mask,
+        "tgt_in": torch.ones(2, 3),
+        "tgt_out": torch.zeros(2, 3),
+        "tgt_mask": tgt_mask,
+    }
+    out = trim_batch(batch)
+    assert {k: tuple(v.shape) for k, v in out.items()} == {
+        "src": (2, 2),
+        "src_mask": (2, 2),
+        "tgt_in": (2, 3),
+        "tgt_out": (2, 3),
+        "tgt_mask": (2, 3),
+    }
+    assert out["src"].tolist() == [[0, 1], [5, 6]]

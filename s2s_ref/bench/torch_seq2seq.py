@@ -35,6 +35,7 @@ from s2s_ref.metrics import exact_match
 from s2s_ref.torch_nn.attention_seq2seq import AttentionSeq2Seq
 from s2s_ref.torch_nn.loss import masked_cross_entropy
 from s2s_ref.torch_nn.search import greedy_decode
+from s2s_ref.torch_nn.training import trim_batch
 
 E, H, A = 32, 64, 64
 TGT = Vocab("0123456789-")
@@ -83,10 +84,9 @@ def _data(seed=0):
 
 
 def _tensors(batch, idx, device):
-    b = {k: torch.as_tensor(getattr(batch, k)[idx]) for k in
-         ("src", "src_mask", "tgt_in", "tgt_out", "tgt_mask")}  # fmt: skip
-    S, T = int(b["src_mask"].sum(1).max()), int(b["tgt_mask"].sum(1).max())
-    return {k: v[:, : (S if k.startswith("src") else T)].to(device) for k, v in b.items()}
+    keys = ("src", "src_mask", "tgt_in", "tgt_out", "tgt_mask")
+    b = trim_batch({k: torch.as_tensor(getattr(batch, k)[idx]) for k in keys})
+    return {k: v.to(device) for k, v in b.items()}
 
 
 def _clock(device):

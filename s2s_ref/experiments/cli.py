@@ -1,12 +1,24 @@
 """What every experiment's command line shares: argument types that refuse impossible values with
 a sentence (argparse prints it and exits with status 2, never a traceback), the output checked
-before the long work starts, and results written atomically (``s2s_ref.atomic``)."""
+before the long work starts, and results written atomically (``s2s_ref.atomic``) to one place.
+
+Results live in ``s2s_ref/experiments/results/<name>.json``, one file per run, named after the
+experiment's module (``results_path``); every experiment's ``--out`` defaults to its file
+(``out_arg``), and the book reads them with ``load_results(name)``, from any working directory or
+an installed wheel.
+"""
 
 import argparse
+import dataclasses
 import json
 import math
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
 
 from s2s_ref.atomic import check_output, write_atomic
+
+RESULTS = Path(__file__).parent / "results"
 
 
 def _number(text, kind):
@@ -52,3 +64,81 @@ def output_arg(parser, path, *, inputs=()):
 def write_json(path, obj, **kw):
     """Write ``obj`` as indented JSON, atomically; kw: more json.dumps options."""
     write_atomic(path, json.dumps(obj, indent=1, **kw) + "\n")
+
+
+def results_path(name) -> Path:
+    """Where the results called ``name`` are written: ``s2s_ref/experiments/results/<name>.json``.
+
+    name: the experiment's module name (``"long_gap"``), or that name and a suffix for a variant
+    run (``"forgetting_torch_250"``); letters, digits and underscores only.
+    """
+    if not (isinstance(name, str) and name.replace("_", "").isalnum() and name.isascii()):
+        raise ValueError(
+            f"results_path: a results name is letters, digits and underscores, got {name!r}"
+        )
+    return RESULTS / f"{name}.json"
+
+
+def load_results(name):
+    """The results called ``name``, as written by its experiment (JSON -> dicts and lists).
+
+    Read through importlib.resources, so that it works from a clone, a wheel or Colab.
+    """
+    results_path(name)  # the same check of the name
+    resource = files("s2s_ref.experiments").joinpath("results", f"{name}.json")
+    if not resource.is_file():
+        shipped = sorted(p.name[: -len(".json")] for p in RESULTS.glob("*.json"))
+        raise FileNotFoundError(
+            f"no results called {name!r}: run its experiment first (python -m "
+            f"s2s_ref.experiments.{name}); the results shipped are {', '.join(shipped)}"
+        )
+    return json.loads(resource.read_text(encoding="utf-8"))
+
+
+def out_arg(parser, name):
+    """Add ``--out``, the results file, defaulting to ``results_path(name)``."""
+    parser.add_argument(
+        "--out",
+        default=str(results_path(name)),
+        help=f"the results file (JSON); default s2s_ref/experiments/results/{name}.json",
+    )
+
+
+def check_config(config):
+    """Refuse an experiment's configuration (a dataclass) with an impossible field, in a sentence.
+
+    Integer fields must be >= 1 (sizes, steps, counts), except ``seed`` (>= 0); float fields
+    finite and > 0 (learning rates). Called from each configuration's ``__post_init__``.
+    """
+    for field in dataclasses.fields(config):
+        value, name = getattr(config, field.name), f"{type(config).__name__}.{field.name}"
+        if field.type in (int, "int"):
+            low = 0 if field.name == "seed" else 1
+            if not (isinstance(value, int) and not isinstance(value, bool) and value >= low):
+                raise ValueError(f"{name} should be an integer >= {low}, got {value!r}")
+        elif field.type in (float, "float"):
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} should be a finite number > 0, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ReversalConfig:
+    """The NumPy reversal experiments' data, sizes and training; validated on creation.
+
+    Sources of min_len to max_len symbols out of n_symbols; n_test held-out pairs (of each length
+    in ``reversal_lengths``, drawn across lengths in ``teacher_forcing``).
+    """
+
+    min_len: int = 5
+    max_len: int = 15
+    n_symbols: int = 10
+    emb: int = 16
+    hidden: int = 64
+    batch: int = 64
+    steps: int = 1500
+    lr: float = 5e-3
+    seed: int = 0
+    n_test: int = 1000
+
+    def __post_init__(self):
+        check_config(self)

@@ -21,13 +21,12 @@ from s2s_ref.data.batching import make_batch
 from s2s_ref.data.dates import date_formats, format_human_date, make_dates
 from s2s_ref.data.splits import split_of
 from s2s_ref.data.vocab import Vocab
-from s2s_ref.experiments.cli import output_arg, positive_float, seed_arg, write_json
+from s2s_ref.experiments.cli import out_arg, output_arg, positive_float, seed_arg, write_json
 from s2s_ref.metrics import exact_match
 from s2s_ref.torch_nn.search import greedy_decode
 from s2s_ref.torch_nn.seq2seq import Seq2Seq
 from s2s_ref.torch_nn.training import TrainConfig, train
 
-RESULTS = os.path.join(os.path.dirname(__file__), "results", "dates_torch.json")
 TARGET_VOCAB = Vocab("0123456789-")
 
 
@@ -54,8 +53,10 @@ def make_data(seed, n_train=40_000, n_val=1_000, n_test=2_000):
 
 def format_samples(day=datetime.date(2031, 11, 29)):
     """One date in every third (locale, style) format: a spread of languages and styles."""
-    return [(list(format_human_date(day, loc, style)), list(day.isoformat()))
-            for loc, style in date_formats()[::3]]  # fmt: skip
+    return [
+        (list(format_human_date(day, loc, style)), list(day.isoformat()))
+        for loc, style in date_formats()[::3]
+    ]
 
 
 def predict(model, pairs, src_vocab, batch_size=1000):
@@ -89,14 +90,28 @@ def run(seed=0, budget_s=30.0, progress=True, config=None):
     src_vocab, train_pairs, val_pairs, test_pairs = make_data(seed)
     data = make_batch(train_pairs, src_vocab, TARGET_VOCAB)
     data_s = time.perf_counter() - t0
-    model = Seq2Seq(len(src_vocab), len(TARGET_VOCAB), emb=32, hidden=64,
-                    generator=torch.Generator().manual_seed(seed))  # fmt: skip
+    model = Seq2Seq(
+        len(src_vocab),
+        len(TARGET_VOCAB),
+        emb=32,
+        hidden=64,
+        generator=torch.Generator().manual_seed(seed),
+    )
     config = config or TrainConfig(
-        lr=1e-2, batch_size=64, max_steps=900, warmup_steps=30, clip_norm=1.0, eval_every=100,
-        target=1.0, time_budget_s=budget_s, budget_clock="cpu", seed=seed, device="cpu",
+        lr=1e-2,
+        batch_size=64,
+        max_steps=900,
+        warmup_steps=30,
+        clip_norm=1.0,
+        eval_every=100,
+        target=1.0,
+        time_budget_s=budget_s,
+        budget_clock="cpu",
+        seed=seed,
+        device="cpu",
         cpu_threads=1,
         progress=progress,
-    )  # fmt: skip
+    )
     result = train(model, data, config, lambda m: accuracy(m, val_pairs, src_vocab))
     test_acc = accuracy(model, test_pairs, src_vocab)
     shown = format_samples() + test_pairs[:4]
@@ -106,23 +121,33 @@ def run(seed=0, budget_s=30.0, progress=True, config=None):
     ]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     report = {
-        "seed": seed, "train_seconds": round(result.seconds, 2), "steps": result.step,
-        "train_cpu_seconds": round(result.cpu_seconds, 2), "stopped": result.stopped,
+        "seed": seed,
+        "train_seconds": round(result.seconds, 2),
+        "steps": result.step,
+        "train_cpu_seconds": round(result.cpu_seconds, 2),
+        "stopped": result.stopped,
         "val_exact_match": result.best_metric,
-        "test_exact_match": test_acc, "n_test": len(test_pairs), "n_train": len(train_pairs),
-        "data_seconds": round(data_s, 2), "target_tokens_per_s": round(result.tokens_per_s),
-        "load_average_1min": round(load, 2), "cpu_count": os.cpu_count(),
-        "torch": torch.__version__, "history": result.history, "samples": samples,
-    }  # fmt: skip
+        "test_exact_match": test_acc,
+        "n_test": len(test_pairs),
+        "n_train": len(train_pairs),
+        "data_seconds": round(data_s, 2),
+        "target_tokens_per_s": round(result.tokens_per_s),
+        "load_average_1min": round(load, 2),
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "history": result.history,
+        "samples": samples,
+    }
     return report, model, src_vocab, test_pairs
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=seed_arg, default=0)
-    parser.add_argument("--budget", type=positive_float, default=30.0,
-                        help="training seconds at most")  # fmt: skip
-    parser.add_argument("--out", default=RESULTS)
+    parser.add_argument(
+        "--budget", type=positive_float, default=30.0, help="training seconds at most"
+    )
+    out_arg(parser, "dates_torch")
     args = parser.parse_args(argv)
     out = output_arg(parser, args.out)
     res = run(args.seed, args.budget, progress=False)[0]

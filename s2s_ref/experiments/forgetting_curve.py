@@ -6,7 +6,9 @@ and the same batch size for every model, then decodes held-out sequences greedil
 token accuracy for each length. Run from the repository root:
 
     export OPENBLAS_NUM_THREADS=1  # small matrices: BLAS threads only contend
-    python -m s2s_ref.experiments.forgetting_curve --out book/ch05/forgetting.json
+    python -m s2s_ref.experiments.forgetting_curve
+
+writes ``s2s_ref/experiments/results/forgetting_curve.json`` (``--out`` to change it).
 
 Book: chapter 5, "The forgetting problem, measured".
 """
@@ -18,7 +20,7 @@ from dataclasses import asdict
 import numpy as np
 
 from s2s_ref.data.tasks import make_reverse
-from s2s_ref.experiments.cli import output_arg, positive_int, seed_arg, write_json
+from s2s_ref.experiments.cli import out_arg, output_arg, positive_int, seed_arg, write_json
 from s2s_ref.numpy_nn.attention_seq2seq import (
     Seq2SeqConfig,
     greedy_decode,
@@ -26,6 +28,7 @@ from s2s_ref.numpy_nn.attention_seq2seq import (
     seq2seq_loss,
 )
 from s2s_ref.numpy_nn.clip import clip_by_global_norm
+from s2s_ref.numpy_nn.optim import Adam
 
 PAD, BOS, FIRST = 0, 1, 2  # ids below FIRST are special; symbols are FIRST .. FIRST + SYMBOLS - 1
 SYMBOLS = 10
@@ -60,37 +63,19 @@ def attention_map(config, params, rng, length):
     return {"source": letters[0], "output": letters[1], "weights": maps}
 
 
-class Adam:
-    """Adam (Kingma and Ba, 2015) on a dict of arrays, updated in place."""
-
-    def __init__(self, params, lr=3e-3, betas=(0.9, 0.999), eps=1e-8):
-        self.lr, self.betas, self.eps, self.t = lr, betas, eps, 0
-        self.m = {n: np.zeros_like(a) for n, a in params.items()}
-        self.v = {n: np.zeros_like(a) for n, a in params.items()}
-
-    def step(self, params, grads):
-        self.t += 1
-        b1, b2 = self.betas
-        for n, g in grads.items():
-            self.m[n] = b1 * self.m[n] + (1 - b1) * g
-            self.v[n] = b2 * self.v[n] + (1 - b2) * g * g
-            m_hat = self.m[n] / (1 - b1**self.t)
-            v_hat = self.v[n] / (1 - b2**self.t)
-            params[n] -= (self.lr * m_hat / (np.sqrt(v_hat) + self.eps)).astype(params[n].dtype)
-
-
 def train(config, steps, batch, seed, lr=3e-3, max_len=MAX_LEN, log_every=0):
     """Train one model; -> params, seconds, last losses."""
     rng = np.random.default_rng(seed)
     params = init_seq2seq(config, rng)
-    opt = Adam(params, lr)
+    opt = Adam(lr=lr)
+    state = opt.init(params)
     start, losses = time.perf_counter(), []
     for step in range(steps):
         length = int(rng.integers(MIN_LEN, max_len + 1))
         loss, grads = seq2seq_loss(config, params, *reversal_batch(rng, batch, length))
         names = list(grads)
         clipped, _ = clip_by_global_norm([grads[n] for n in names], 5.0)
-        opt.step(params, dict(zip(names, clipped, strict=True)))
+        params, state = opt.step(params, dict(zip(names, clipped, strict=True)), state)
         losses.append(loss)
         if log_every and (step + 1) % log_every == 0:
             print(f"  {config.decoder} step {step + 1}: loss {np.mean(losses[-log_every:]):.3f}")
@@ -105,10 +90,9 @@ def main(argv=None):
     ap.add_argument("--cell", default="gru", choices=["gru", "lstm", "rnn"])
     ap.add_argument("--seed", type=seed_arg, default=0)
     ap.add_argument("--decoders", default="plain,bahdanau,luong,pooled")
-    ap.add_argument("--out", default=None, help="write the results here (JSON)")
+    out_arg(ap, "forgetting_curve")
     args = ap.parse_args(argv)
-    if args.out:
-        output_arg(ap, args.out)
+    out = output_arg(ap, args.out)
     results = dict(task="reversal", symbols=SYMBOLS, train_lengths=[MIN_LEN, MAX_LEN])
     results.update(steps=args.steps, batch=args.batch, seed=args.seed, models=[])
     for decoder in args.decoders.split(","):
@@ -131,8 +115,7 @@ def main(argv=None):
         model.update(final_loss=float(np.mean(losses[-100:])), maps=maps if kind != "plain" else [])
         model["accuracy"] = {str(L): a for L, a in acc.items()}
         results["models"].append(model)
-        if args.out:  # after every model, so that an interrupted run keeps what it finished
-            write_json(args.out, results)
+        write_json(out, results)  # after every model: an interrupted run keeps what it finished
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ decodes held-out sequences greedily; the token accuracy per source length is the
 
     python -m s2s_ref.experiments.forgetting_torch [--budget 120] [--out FILE]
 
-writes ``book/ch07/forgetting.json`` by default; chapter 7 plots from it.
+writes ``s2s_ref/experiments/results/forgetting_torch.json`` by default; chapter 7 plots from it.
 Book: chapter 7, "The forgetting curve at length 60".
 """
 
@@ -19,13 +19,12 @@ import torch
 from s2s_ref.data.batching import make_batch
 from s2s_ref.data.tasks import make_reverse
 from s2s_ref.data.vocab import Vocab
-from s2s_ref.experiments.cli import output_arg, positive_float, seed_arg, write_json
+from s2s_ref.experiments.cli import out_arg, output_arg, positive_float, seed_arg, write_json
 from s2s_ref.metrics import token_accuracy
 from s2s_ref.torch_nn.attention_seq2seq import AttentionSeq2Seq
 from s2s_ref.torch_nn.search import greedy_decode
 from s2s_ref.torch_nn.training import TrainConfig, train
 
-RESULTS = os.path.join("book", "ch07", "forgetting.json")
 MIN_LEN, MAX_LEN, SYMBOLS = 5, 60, 10
 EVAL_LENGTHS = (10, 20, 30, 40, 50, 60)
 VOCAB = Vocab("abcdefghij")
@@ -36,39 +35,75 @@ def accuracy_at(model, length, seed, n=200):
     pairs = make_reverse(n, np.random.default_rng(seed), length, length, SYMBOLS, split="test")
     b = make_batch(pairs, VOCAB, VOCAB)
     model.eval()
-    tokens, _, _ = greedy_decode(model, torch.as_tensor(b.src), torch.as_tensor(b.src_mask),
-                                 VOCAB.sos_id, VOCAB.eos_id, length + 1)  # fmt: skip
+    tokens, _, _ = greedy_decode(
+        model,
+        torch.as_tensor(b.src),
+        torch.as_tensor(b.src_mask),
+        VOCAB.sos_id,
+        VOCAB.eos_id,
+        length + 1,
+    )
     return token_accuracy([t for _, t in pairs], [VOCAB.decode(r) for r in tokens.numpy()])
 
 
 def run_one(decoder, budget_s, seed=0, n_train=20_000):
     rng = np.random.default_rng(seed)
     data = make_batch(make_reverse(n_train, rng, MIN_LEN, MAX_LEN, SYMBOLS), VOCAB, VOCAB)
-    model = AttentionSeq2Seq(len(VOCAB), len(VOCAB), emb=16, hidden=64, decoder=decoder,
-                             generator=torch.Generator().manual_seed(seed))  # fmt: skip
-    config = TrainConfig(lr=5e-3, batch_size=64, max_steps=4000, warmup_steps=50,
-                         time_budget_s=budget_s, budget_clock="cpu", seed=seed, device="cpu",
-                         cpu_threads=1, progress=False)  # fmt: skip
+    model = AttentionSeq2Seq(
+        len(VOCAB),
+        len(VOCAB),
+        emb=16,
+        hidden=64,
+        decoder=decoder,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    config = TrainConfig(
+        lr=5e-3,
+        batch_size=64,
+        max_steps=4000,
+        warmup_steps=50,
+        time_budget_s=budget_s,
+        budget_clock="cpu",
+        seed=seed,
+        device="cpu",
+        cpu_threads=1,
+        progress=False,
+    )
     result = train(model, data, config)
     acc = {str(L): accuracy_at(model, L, seed + 100 + L) for L in EVAL_LENGTHS}
-    print(f"{decoder}: {result.step} steps in {result.cpu_seconds:.0f} CPU s; "
-          + ", ".join(f"{L}: {a:.3f}" for L, a in acc.items()))  # fmt: skip
-    return {"decoder": decoder, "steps": result.step, "cpu_seconds": round(result.cpu_seconds, 1),
-            "seconds": round(result.seconds, 1), "final_loss": result.history[-1]["loss"],
-            "accuracy": acc}  # fmt: skip
+    print(
+        f"{decoder}: {result.step} steps in {result.cpu_seconds:.0f} CPU s; "
+        + ", ".join(f"{L}: {a:.3f}" for L, a in acc.items())
+    )
+    return {
+        "decoder": decoder,
+        "steps": result.step,
+        "cpu_seconds": round(result.cpu_seconds, 1),
+        "seconds": round(result.seconds, 1),
+        "final_loss": result.history[-1]["loss"],
+        "accuracy": acc,
+    }
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--budget", type=positive_float, default=120.0,
-                        help="CPU seconds per model")  # fmt: skip
+    parser.add_argument(
+        "--budget", type=positive_float, default=120.0, help="CPU seconds per model"
+    )
     parser.add_argument("--seed", type=seed_arg, default=0)
     parser.add_argument("--decoders", default="plain,bahdanau,luong")
-    parser.add_argument("--out", default=RESULTS)
+    out_arg(parser, "forgetting_torch")
     args = parser.parse_args(argv)
     out = output_arg(parser, args.out)
-    res = {"task": "reversal", "train_lengths": [MIN_LEN, MAX_LEN], "symbols": SYMBOLS,
-           "budget_cpu_s": args.budget, "seed": args.seed, "hidden": 64, "models": []}  # fmt: skip
+    res = {
+        "task": "reversal",
+        "train_lengths": [MIN_LEN, MAX_LEN],
+        "symbols": SYMBOLS,
+        "budget_cpu_s": args.budget,
+        "seed": args.seed,
+        "hidden": 64,
+        "models": [],
+    }
     start = time.perf_counter()
     for decoder in args.decoders.split(","):
         res["models"].append(run_one(decoder, args.budget, args.seed))

@@ -9,8 +9,9 @@ Models: the chapter's reference cells (rnn.py, lstm.py, gru.py) with a linear re
 last state, trained by Adam (optim.py) on fresh batches, gradients clipped by global norm.
 Accuracy is measured on 1000 held-out sequences per run.
 
-Run: ``python -m s2s_ref.experiments.long_gap [--out book/ch02/long_gap.json]`` (12 minutes on a
-busy 2-core machine, one thread); the book plots the committed JSON file.
+Run: ``python -m s2s_ref.experiments.long_gap [--out FILE]`` (12 minutes on a busy 2-core
+machine, one thread); it writes ``s2s_ref/experiments/results/long_gap.json`` by default, the
+committed file the book plots.
 Book: chapter 2, "A long gap".
 """
 
@@ -19,7 +20,7 @@ import time
 
 import numpy as np
 
-from s2s_ref.experiments.cli import output_arg, positive_int, write_json
+from s2s_ref.experiments.cli import out_arg, output_arg, positive_int, write_json
 from s2s_ref.numpy_nn.clip import clip_by_global_norm
 from s2s_ref.numpy_nn.gru import gru_backward, gru_forward
 from s2s_ref.numpy_nn.loss import softmax_cross_entropy
@@ -131,7 +132,7 @@ def run(model, gap, seed, H=32, batch=64, steps=1500, lr=1e-2, max_norm=1.0, kee
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="book/ch02/long_gap.json")
+    out_arg(parser, "long_gap")
     parser.add_argument("--gaps", type=positive_int, nargs="+", default=[5, 10, 20, 40, 80])
     parser.add_argument("--seeds", type=positive_int, default=2)
     parser.add_argument("--steps", type=positive_int, default=2000)

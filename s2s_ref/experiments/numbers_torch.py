@@ -3,8 +3,9 @@ sacreBLEU and exact match on held-out numbers, greedy and beam search, and atten
 
     python -m s2s_ref.experiments.numbers_torch [--seed 0] [--budget 90] [--out FILE]
 
-writes ``book/ch07/numbers.json`` by default; chapter 7 plots from that file. German puts the
-units before the tens ("vier und zwanzig" for twenty four), so the maps show crossing alignments.
+writes ``s2s_ref/experiments/results/numbers_torch.json`` by default; chapter 7 plots from that
+file. German puts the units before the tens ("vier und zwanzig" for twenty four), so the maps
+show crossing alignments.
 Held-out numbers are chosen by a hash of the number: none of them occurs in training. The
 encoder reads left to right only: a bidirectional encoder's states each carry their neighbours,
 and its attention maps are then spread out and hard to read.
@@ -25,13 +26,12 @@ from s2s_ref.data.batching import make_batch
 from s2s_ref.data.numbers import make_numbers, number_pair
 from s2s_ref.data.splits import split_of
 from s2s_ref.data.vocab import Vocab
-from s2s_ref.experiments.cli import output_arg, positive_float, seed_arg, write_json
+from s2s_ref.experiments.cli import out_arg, output_arg, positive_float, seed_arg, write_json
 from s2s_ref.metrics import exact_match
 from s2s_ref.torch_nn.attention_seq2seq import AttentionSeq2Seq
 from s2s_ref.torch_nn.search import beam_search, greedy_decode
 from s2s_ref.torch_nn.training import TrainConfig, train
 
-RESULTS = os.path.join("book", "ch07", "numbers.json")
 EARLY_STEPS = 300  # a model stopped early, for beam search vs greedy
 HIGH = 1_000_000  # numbers in [0, HIGH): up to "neun hundert neun und neunzig tausend ..."
 
@@ -49,8 +49,15 @@ def make_data(seed, n_train=30_000, n_val=500, n_test=1_000):
 def make_model(src_vocab, tgt_vocab, seed):
     """Luong decoder (general score), E = 32, H = 64, a left-to-right GRU encoder."""
     g = torch.Generator().manual_seed(seed)
-    return AttentionSeq2Seq(len(src_vocab), len(tgt_vocab), emb=32, hidden=64, decoder="luong",
-                            bidirectional=False, generator=g)  # fmt: skip
+    return AttentionSeq2Seq(
+        len(src_vocab),
+        len(tgt_vocab),
+        emb=32,
+        hidden=64,
+        decoder="luong",
+        bidirectional=False,
+        generator=g,
+    )
 
 
 def _tensors(pairs, src_vocab, tgt_vocab):
@@ -68,8 +75,9 @@ def translate(model, pairs, src_vocab, tgt_vocab, beam=1, alpha=0.0, batch_size=
             tokens, _, _ = greedy_decode(model, src, mask, tgt_vocab.sos_id, tgt_vocab.eos_id, 20)
             out += [tgt_vocab.decode(row) for row in tokens.numpy()]
         else:
-            hyps = beam_search(model, src, mask, tgt_vocab.sos_id, tgt_vocab.eos_id, 20, beam,
-                               alpha=alpha)  # fmt: skip
+            hyps = beam_search(
+                model, src, mask, tgt_vocab.sos_id, tgt_vocab.eos_id, 20, beam, alpha=alpha
+            )
             out += [tgt_vocab.decode(list(h[0].tokens)) for h in hyps]
     return out
 
@@ -79,8 +87,10 @@ def scores(pairs, predictions):
     refs = [" ".join(t) for _, t in pairs]
     hyps = [" ".join(p) for p in predictions]
     bleu = sacrebleu.corpus_bleu(hyps, [refs])
-    return {"bleu": round(bleu.score, 2), "exact_match": exact_match([t for _, t in pairs],
-                                                                     predictions)}  # fmt: skip
+    return {
+        "bleu": round(bleu.score, 2),
+        "exact_match": exact_match([t for _, t in pairs], predictions),
+    }
 
 
 @torch.no_grad()
@@ -94,8 +104,14 @@ def attention_maps(model, numbers, src_vocab, tgt_vocab):
         _, src, mask = _tensors([pair], src_vocab, tgt_vocab)
         tgt_in = torch.as_tensor([[tgt_vocab.sos_id, *tgt_vocab.encode(pred)]])
         _, w = model(src, mask, tgt_in, return_weights=True)
-        maps.append({"number": k, "source": src_tokens, "output": pred + ["<eos>"],
-                     "weights": np.round(w[0].numpy(), 4).tolist()})  # fmt: skip
+        maps.append(
+            {
+                "number": k,
+                "source": src_tokens,
+                "output": pred + ["<eos>"],
+                "weights": np.round(w[0].numpy(), 4).tolist(),
+            }
+        )
     return maps
 
 
@@ -120,19 +136,38 @@ def run(seed=0, budget_s=90.0, progress=False):
     t0 = time.perf_counter()
     src_vocab, tgt_vocab, train_pairs, val_pairs, test_pairs = make_data(seed)
     model = make_model(src_vocab, tgt_vocab, seed)
-    config = TrainConfig(lr=5e-3, batch_size=64, max_steps=3000, warmup_steps=50, eval_every=250,
-                         target=1.0, time_budget_s=budget_s, budget_clock="cpu", seed=seed,
-                         device="cpu", cpu_threads=1, progress=progress)  # fmt: skip
+    config = TrainConfig(
+        lr=5e-3,
+        batch_size=64,
+        max_steps=3000,
+        warmup_steps=50,
+        eval_every=250,
+        target=1.0,
+        time_budget_s=budget_s,
+        budget_clock="cpu",
+        seed=seed,
+        device="cpu",
+        cpu_threads=1,
+        progress=progress,
+    )
 
     def val_exact(m):
         return exact_match([t for _, t in val_pairs], translate(m, val_pairs, src_vocab, tgt_vocab))
 
     data = make_batch(train_pairs, src_vocab, tgt_vocab)
     result = train(model, data, config, val_exact)
-    res = {"seed": seed, "n_train": len(train_pairs), "n_test": len(test_pairs), "high": HIGH,
-           "steps": result.step, "train_cpu_seconds": round(result.cpu_seconds, 1),
-           "train_seconds": round(result.seconds, 1), "stopped": result.stopped,
-           "val_exact_match": result.best_metric, "history": result.history}  # fmt: skip
+    res = {
+        "seed": seed,
+        "n_train": len(train_pairs),
+        "n_test": len(test_pairs),
+        "high": HIGH,
+        "steps": result.step,
+        "train_cpu_seconds": round(result.cpu_seconds, 1),
+        "train_seconds": round(result.seconds, 1),
+        "stopped": result.stopped,
+        "val_exact_match": result.best_metric,
+        "history": result.history,
+    }
     greedy = translate(model, test_pairs, src_vocab, tgt_vocab)
     res["search"] = search_scores(model, test_pairs, src_vocab, tgt_vocab)
     # the same model stopped early, where search has mistakes to repair
@@ -157,7 +192,7 @@ def main(argv=None):
     parser.add_argument(
         "--budget", type=positive_float, default=90.0, help="training CPU seconds at most"
     )
-    parser.add_argument("--out", default=RESULTS)
+    out_arg(parser, "numbers_torch")
     args = parser.parse_args(argv)
     out = output_arg(parser, args.out)
     res = run(args.seed, args.budget)

@@ -2,7 +2,8 @@
 
 One model (chapter 3's, no attention) trained on reversal with source lengths uniform in
 [MIN_LEN, MAX_LEN], evaluated greedily on held-out sequences of every length. Writes a JSON file
-with the history and the token accuracy and exact match per length (book/ch03/lengths.json).
+with the history and the token accuracy and exact match per length
+(``s2s_ref/experiments/results/reversal_lengths.json``).
 Run from the repository root (about 3 minutes on one busy core):
 
     OPENBLAS_NUM_THREADS=1 python -m s2s_ref.experiments.reversal_lengths
@@ -12,35 +13,35 @@ Book: chapter 3, "Where it breaks: longer inputs".
 
 import argparse
 import time
+from dataclasses import asdict
 
 import numpy as np
 
 from s2s_ref.data.batching import make_batch
 from s2s_ref.data.tasks import make_reverse
 from s2s_ref.data.vocab import Vocab
-from s2s_ref.experiments.cli import output_arg, write_json
+from s2s_ref.experiments.cli import ReversalConfig, out_arg, output_arg, write_json
 from s2s_ref.metrics import accuracy_by_length
 from s2s_ref.numpy_nn.seq2seq import init_seq2seq
 from s2s_ref.numpy_nn.training import evaluate, predict, train
 
-CONFIG = {"min_len": 3, "max_len": 30, "n_symbols": 10, "emb": 32, "hidden": 128, "batch": 64}
-CONFIG.update(steps=2000, lr=5e-3, seed=0, n_test_per_length=100)
+CONFIG = ReversalConfig(min_len=3, max_len=30, emb=32, hidden=128, steps=2000, n_test=100)
 
 
 def main(out):
     c = CONFIG
-    rng = np.random.default_rng(c["seed"])
-    vocab = Vocab([chr(ord("a") + i) for i in range(c["n_symbols"])])
-    test_rng = np.random.default_rng(c["seed"] + 1)
+    rng = np.random.default_rng(c.seed)
+    vocab = Vocab([chr(ord("a") + i) for i in range(c.n_symbols)])
+    test_rng = np.random.default_rng(c.seed + 1)
     test = [
         pair
-        for k in range(c["min_len"], c["max_len"] + 1)
-        for pair in make_reverse(c["n_test_per_length"], test_rng, k, k, c["n_symbols"], "test")
+        for k in range(c.min_len, c.max_len + 1)
+        for pair in make_reverse(c.n_test, test_rng, k, k, c.n_symbols, "test")
     ]
-    params = init_seq2seq(len(vocab), len(vocab), c["emb"], c["hidden"], rng)
+    params = init_seq2seq(len(vocab), len(vocab), c.emb, c.hidden, rng)
 
     def next_batch(r):
-        pairs = make_reverse(c["batch"], r, c["min_len"], c["max_len"], c["n_symbols"])
+        pairs = make_reverse(c.batch, r, c.min_len, c.max_len, c.n_symbols)
         return make_batch(pairs, vocab, vocab)
 
     sample = test[:: max(1, len(test) // 300)]
@@ -48,9 +49,9 @@ def main(out):
     history = train(
         params,
         next_batch,
-        c["steps"],
+        c.steps,
         rng,
-        lr=c["lr"],
+        lr=c.lr,
         every=100,
         evaluate_fn=lambda p: evaluate(p, sample, vocab, vocab),
     )
@@ -58,7 +59,7 @@ def main(out):
     preds = predict(params, [s for s, _ in test], vocab, vocab)
     by_length = accuracy_by_length([s for s, _ in test], [t for _, t in test], preds)
     result = {
-        "config": c,
+        "config": asdict(c),
         "train_seconds": seconds,
         "history": history,
         "by_length": {
@@ -71,5 +72,5 @@ def main(out):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="book/ch03/lengths.json")
+    out_arg(parser, "reversal_lengths")
     main(output_arg(parser, parser.parse_args().out))

@@ -7,13 +7,16 @@ steps. For the always-teacher-forced model it then records accuracy per output p
 both regimes, and compares greedy decoding with beam search for several widths and length
 penalties. Writes one JSON file. Run from the repository root (about 6 minutes on one busy core):
 
-    OPENBLAS_NUM_THREADS=1 python -m s2s_ref.experiments.teacher_forcing  # -> book/ch04/tf.json
+    OPENBLAS_NUM_THREADS=1 python -m s2s_ref.experiments.teacher_forcing
+
+writes ``s2s_ref/experiments/results/teacher_forcing.json`` (``--out`` to change it).
 
 Book: chapter 4, "Exposure bias, measured", "Scheduled sampling", "Beam search, measured".
 """
 
 import argparse
 import time
+from dataclasses import asdict
 
 import numpy as np
 
@@ -21,14 +24,13 @@ from s2s_ref.data.batching import make_batch
 from s2s_ref.data.tasks import make_reverse
 from s2s_ref.data.vocab import Vocab
 from s2s_ref.decoding import beam_search
-from s2s_ref.experiments.cli import output_arg, write_json
+from s2s_ref.experiments.cli import ReversalConfig, out_arg, output_arg, write_json
 from s2s_ref.metrics import exact_match, token_accuracy
 from s2s_ref.numpy_nn.seq2seq import decoder_step_fn, init_seq2seq, initial_state, seq2seq_forward
 from s2s_ref.numpy_nn.training import evaluate, predict, train
 from s2s_ref.teacher_forcing import Schedule
 
-CONFIG = {"min_len": 5, "max_len": 15, "n_symbols": 10, "emb": 16, "hidden": 64, "batch": 64}
-CONFIG.update(steps=1500, lr=5e-3, seed=0, n_test=1000)
+CONFIG = ReversalConfig()
 SCHEDULES = {
     "always": Schedule("always"),
     "fixed 0.5": Schedule("fixed", {"ratio": 0.5}),
@@ -100,30 +102,30 @@ def beam_table(params, pairs, vocab):
 
 def main(out):
     c = CONFIG
-    vocab = Vocab([chr(ord("a") + i) for i in range(c["n_symbols"])])
+    vocab = Vocab([chr(ord("a") + i) for i in range(c.n_symbols)])
     test = make_reverse(
-        c["n_test"],
-        np.random.default_rng(c["seed"] + 1),
-        c["min_len"],
-        c["max_len"],
-        c["n_symbols"],
+        c.n_test,
+        np.random.default_rng(c.seed + 1),
+        c.min_len,
+        c.max_len,
+        c.n_symbols,
         "test",
     )
     runs, models = {}, {}
     for name, schedule in SCHEDULES.items():
-        rng = np.random.default_rng(c["seed"])  # same initial weights and batches for every run
-        params = init_seq2seq(len(vocab), len(vocab), c["emb"], c["hidden"], rng)
+        rng = np.random.default_rng(c.seed)  # same initial weights and batches for every run
+        params = init_seq2seq(len(vocab), len(vocab), c.emb, c.hidden, rng)
 
         def next_batch(r):
-            pairs = make_reverse(c["batch"], r, c["min_len"], c["max_len"], c["n_symbols"])
+            pairs = make_reverse(c.batch, r, c.min_len, c.max_len, c.n_symbols)
             return make_batch(pairs, vocab, vocab)
 
         history = train(
             params,
             next_batch,
-            c["steps"],
+            c.steps,
             rng,
-            lr=c["lr"],
+            lr=c.lr,
             schedule=schedule,
             every=100,
             evaluate_fn=lambda p: evaluate(p, test[:300], vocab, vocab),
@@ -136,7 +138,7 @@ def main(out):
         models[name] = params
         print(name, runs[name]["test"], f"{history[-1]['seconds']:.0f} s", flush=True)
     result = {
-        "config": c,
+        "config": asdict(c),
         "runs": runs,
         "per_position": per_position(models["always"], test, vocab),
         "beam": {name: beam_table(models[name], test, vocab) for name in ("always", "fixed 0.5")},
@@ -146,5 +148,5 @@ def main(out):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="book/ch04/tf.json")
+    out_arg(parser, "teacher_forcing")
     main(output_arg(parser, parser.parse_args().out))

@@ -14,6 +14,9 @@ denc (N, S, H) and a dict of grads.
 Book: chapter 5, "Two attention decoders".
 """
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import numpy as np
 
 from s2s_ref.numpy_nn import attention as att
@@ -21,10 +24,31 @@ from s2s_ref.numpy_nn.fused import fused_gru_backward, fused_gru_forward
 from s2s_ref.numpy_nn.gru import gru_step_backward, gru_step_forward
 from s2s_ref.numpy_nn.rnn import rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
 
-# name -> (step_forward, step_backward, forward, backward, parameter names, gate blocks)
+
+class Cell(NamedTuple):
+    """A recurrent cell's four functions, its parameter names and its number of gate blocks."""
+
+    step_forward: Callable
+    step_backward: Callable
+    forward: Callable
+    backward: Callable
+    params: tuple  # the cell's parameter names, in the functions' argument order
+    gates: int  # gate blocks stacked along the weights' output axis
+
+
+class Scorer(NamedTuple):
+    """An attention score's forward and backward and its parameter names (no "att_" prefix)."""
+
+    forward: Callable
+    backward: Callable
+    params: tuple
+
+
 CELLS = {
-    "rnn": (rnn_step_forward, rnn_step_backward, rnn_forward, rnn_backward, ("Wx", "Wh", "b"), 1),
-    "gru": (
+    "rnn": Cell(
+        rnn_step_forward, rnn_step_backward, rnn_forward, rnn_backward, ("Wx", "Wh", "b"), 1
+    ),
+    "gru": Cell(
         gru_step_forward,
         gru_step_backward,
         fused_gru_forward,
@@ -33,28 +57,25 @@ CELLS = {
         3,
     ),
 }
-# name -> (forward, backward, parameter names without the "att_" prefix)
 SCORERS = {
-    "dot": (att.dot_attention_forward, att.dot_attention_backward, ()),
-    "general": (att.general_attention_forward, att.general_attention_backward, ("W",)),
-    "additive": (
-        att.additive_attention_forward,
-        att.additive_attention_backward,
-        ("Wq", "Wk", "w"),
+    "dot": Scorer(att.dot_attention_forward, att.dot_attention_backward, ()),
+    "general": Scorer(att.general_attention_forward, att.general_attention_backward, ("W",)),
+    "additive": Scorer(
+        att.additive_attention_forward, att.additive_attention_backward, ("Wq", "Wk", "w")
     ),
-    "pooled": (att.pooled_attention_forward, att.pooled_attention_backward, ("Wk", "w")),
+    "pooled": Scorer(att.pooled_attention_forward, att.pooled_attention_backward, ("Wk", "w")),
 }
 
 
 def _attend(p, score, q, enc, mask):
-    forward, _, names = SCORERS[score]
+    forward, names = SCORERS[score].forward, SCORERS[score].params
     return forward(q, enc, enc, mask, *(p["att_" + n] for n in names))
 
 
 def _attend_backward(dcontext, cache, score, grads):
     """Backprop one attention read; add its parameter grads into grads -> dq, denc."""
-    dq, dk, dv, *dparams = SCORERS[score][1](dcontext, cache)
-    for n, g in zip(SCORERS[score][2], dparams, strict=True):
+    dq, dk, dv, *dparams = SCORERS[score].backward(dcontext, cache)
+    for n, g in zip(SCORERS[score].params, dparams, strict=True):
         grads["att_" + n] += g
     return dq, dk + dv  # the encoder states serve as keys and as values
 
@@ -76,7 +97,7 @@ def bahdanau_decoder_forward(x, s0, enc, mask, p, cell="rnn", score="additive"):
     p["Wo"]: (2H, V) -> logits: (N, T, V), weights: (N, T, S), s_T: (N, H), cache
     Book: chapter 5, "Two attention decoders".
     """
-    step, _, _, _, names, _ = CELLS[cell]
+    step, names = CELLS[cell].step_forward, CELLS[cell].params
     N, T, _ = x.shape
     s, states, contexts, weights, caches = s0, [], [], [], []
     for t in range(T):
@@ -93,7 +114,7 @@ def bahdanau_decoder_forward(x, s0, enc, mask, p, cell="rnn", score="additive"):
 
 def _bahdanau_backward(dlogits, cache, grads):
     _, cell, score, p, E, o, caches = cache
-    step_backward, names = CELLS[cell][1], CELLS[cell][4]
+    step_backward, names = CELLS[cell].step_backward, CELLS[cell].params
     do = _project_backward(dlogits, o, p, grads)  # (N, T, 2H)
     H = do.shape[2] // 2
     dx = np.empty(do.shape[:2] + (E,), dtype=do.dtype)
@@ -119,7 +140,7 @@ def luong_decoder_forward(x, s0, enc, mask, p, cell="rnn", score="general"):
     The cell does not see the context, so it runs over the whole sequence in one call.
     Book: chapter 5, "Two attention decoders".
     """
-    _, _, forward, _, names, _ = CELLS[cell]
+    forward, names = CELLS[cell].forward, CELLS[cell].params
     s, cell_cache = forward(x, s0, *(p[n] for n in names))  # (N, T, H)
     reads = [_attend(p, score, s[:, t], enc, mask) for t in range(x.shape[1])]
     c = np.stack([r[0] for r in reads], 1)  # (N, T, H)
@@ -131,7 +152,7 @@ def luong_decoder_forward(x, s0, enc, mask, p, cell="rnn", score="general"):
 
 def _luong_backward(dlogits, cache, grads):
     _, cell, score, p, sc, o, cell_cache, att_caches = cache
-    backward, names = CELLS[cell][3], CELLS[cell][4]
+    backward, names = CELLS[cell].backward, CELLS[cell].params
     dpre = _project_backward(dlogits, o, p, grads) * (1 - o**2)  # (N, T, H); tanh'
     grads["Wc"] += sc.reshape(-1, sc.shape[2]).T @ dpre.reshape(-1, dpre.shape[2])
     dsc = dpre @ p["Wc"].T  # (N, T, 2H)

@@ -37,16 +37,18 @@ class Seq2SeqConfig:
 def init_seq2seq(config, rng, dtype=np.float32):
     """Small random weights (scaled by 1 / sqrt(fan-in)), zero biases -> dict of arrays."""
     c, H, E = config, config.hidden, config.emb
-    G = CELLS[c.cell][5]  # gate blocks stacked along the output axis
+    G = CELLS[c.cell].gates  # gate blocks stacked along the output axis
 
     def w(fan_in, *shape):
         return (rng.normal(size=shape) / np.sqrt(fan_in)).astype(dtype)
 
     def cell(prefix, D):
-        names = CELLS[c.cell][4]
+        names = CELLS[c.cell].params
         shapes = {"Wx": (D, G * H), "Wh": (H, G * H)}
-        return {prefix + n: w(shapes[n][0], *shapes[n]) if n in shapes else np.zeros(G * H, dtype)
-                for n in names}  # fmt: skip
+        return {
+            prefix + n: w(shapes[n][0], *shapes[n]) if n in shapes else np.zeros(G * H, dtype)
+            for n in names
+        }
 
     p = {"src_emb": w(1, c.src_vocab, E), "tgt_emb": w(1, c.tgt_vocab, E), **cell("enc_", E)}
     if c.decoder == "plain":
@@ -72,8 +74,8 @@ def init_seq2seq(config, rng, dtype=np.float32):
 def _decode(config, p, x, s0, enc, mask):
     """-> logits, weights (None for plain), s_T, cache"""
     if config.decoder == "plain":
-        fwd = CELLS[config.cell][2]
-        s, cache = fwd(x, s0, *(p[n] for n in CELLS[config.cell][4]))
+        fwd = CELLS[config.cell].forward
+        s, cache = fwd(x, s0, *(p[n] for n in CELLS[config.cell].params))
         return s @ p["Wo"] + p["bo"], None, s[:, -1], ("plain", s, cache)
     decoder = bahdanau_decoder_forward if config.decoder == "bahdanau" else luong_decoder_forward
     return decoder(x, s0, enc, mask, p, config.cell, config.score)
@@ -84,8 +86,8 @@ def _decode_backward(config, p, dlogits, cache):
         return attention_decoder_backward(dlogits, cache)
     _, s, cell_cache = cache
     ds = dlogits @ p["Wo"].T
-    dx, ds0, *dcell = CELLS[config.cell][3](ds, cell_cache)
-    grads = dict(zip(CELLS[config.cell][4], dcell, strict=True))
+    dx, ds0, *dcell = CELLS[config.cell].backward(ds, cell_cache)
+    grads = dict(zip(CELLS[config.cell].params, dcell, strict=True))
     grads.update(
         Wo=s.reshape(-1, s.shape[2]).T @ dlogits.reshape(-1, dlogits.shape[2]),
         bo=dlogits.sum(axis=(0, 1)),
@@ -105,10 +107,10 @@ def encode(config, p, src, src_mask):
     check_shapes("encode", src=(src, "N S"), src_mask=(src_mask, "N S"))
     emb, emb_cache = embedding_forward(src, p["src_emb"])
     enc_p = _sub(p, "enc_")
-    enc, cell_cache = CELLS[config.cell][2](
+    enc, cell_cache = CELLS[config.cell].forward(
         emb,
         np.zeros((src.shape[0], config.hidden), emb.dtype),
-        *(enc_p[n] for n in CELLS[config.cell][4]),
+        *(enc_p[n] for n in CELLS[config.cell].params),
     )
     lengths = src_mask.sum(axis=1)
     if lengths.min() == 0 or np.any(src_mask != (np.arange(src.shape[1]) < lengths[:, None])):
@@ -140,8 +142,8 @@ def seq2seq_backward(dlogits, cache):
     grads["tgt_emb"] = embedding_backward(dx, x_cache)
     denc = np.zeros(shape, dx.dtype) + denc
     denc[np.arange(shape[0]), last] += ds0  # s0 was read from the last real encoder state
-    demb, _, *dcell = CELLS[config.cell][3](denc, cell_cache)
-    grads.update({"enc_" + n: g for n, g in zip(CELLS[config.cell][4], dcell, strict=True)})
+    demb, _, *dcell = CELLS[config.cell].backward(denc, cell_cache)
+    grads.update({"enc_" + n: g for n, g in zip(CELLS[config.cell].params, dcell, strict=True)})
     grads["src_emb"] = embedding_backward(demb, emb_cache)
     return grads
 

@@ -33,11 +33,16 @@ def fused_lstm_forward(x, h0, c0, Wx, Wh, b):
     The values of ``lstm.lstm_forward``; x @ Wx + b for all steps in one matmul before the loop,
     time-major (T, N, .) arrays inside it, one tanh for the four gates.
     """
-    func = "fused_lstm_forward"
-    shapes = dict(x="N T D", h0="N H", c0="N H", Wx="D 4H", Wh="H 4H", b="4H")
-    args = dict(x=x, h0=h0, c0=c0, Wx=Wx, Wh=Wh, b=b)
-    _check_gates(func, "i, f, g, o", **{k: (v, shapes[k]) for k, v in args.items()})
-    x, h0, c0, Wx, Wh, b = as_float(func, **args)
+    x, h0, c0, Wx, Wh, b = _checked(
+        "fused_lstm_forward",
+        "i, f, g, o",
+        x=(x, "N T D"),
+        h0=(h0, "N H"),
+        c0=(c0, "N H"),
+        Wx=(Wx, "D 4H"),
+        Wh=(Wh, "H 4H"),
+        b=(b, "4H"),
+    )
     N, T, D = x.shape
     H = h0.shape[1]
     x_tm = x.transpose(1, 0, 2).reshape(T * N, D)  # (T*N, D), a time-major copy
@@ -98,11 +103,16 @@ def fused_gru_forward(x, h0, Wx, Wh, bx, bh):
     The values of ``gru.gru_forward``, arranged as in fused_lstm_forward: x @ Wx + bx for all
     steps in one matmul before the loop, and time-major (T, N, .) arrays inside it.
     """
-    func = "fused_gru_forward"
-    shapes = dict(x="N T D", h0="N H", Wx="D 3H", Wh="H 3H", bx="3H", bh="3H")
-    args = dict(x=x, h0=h0, Wx=Wx, Wh=Wh, bx=bx, bh=bh)
-    _check_gates(func, "r, z, n", **{k: (v, shapes[k]) for k, v in args.items()})
-    x, h0, Wx, Wh, bx, bh = as_float(func, **args)
+    x, h0, Wx, Wh, bx, bh = _checked(
+        "fused_gru_forward",
+        "r, z, n",
+        x=(x, "N T D"),
+        h0=(h0, "N H"),
+        Wx=(Wx, "D 3H"),
+        Wh=(Wh, "H 3H"),
+        bx=(bx, "3H"),
+        bh=(bh, "3H"),
+    )
     N, T, D = x.shape
     H = h0.shape[1]
     x_tm = x.transpose(1, 0, 2).reshape(T * N, D)  # (T*N, D), a time-major copy
@@ -239,8 +249,9 @@ def _gru_cell_backward(dh_next, h_prev, rz, n, ah_n, dax, dah):
     return dh_next * z
 
 
-def _check_gates(func, gates, **specs):
-    """check_shapes, then that the stacked weights have one block of H columns per gate."""
+def _checked(func, gates, **specs):
+    """specs: name=(array, letter shape). check_shapes, then that the stacked weights have one
+    block of H columns per gate -> the arrays as floats (as_float), in the order given."""
     sizes = check_shapes(func, **specs)
     G = len(gates.split(", "))
     if sizes[f"{G}H"] != G * sizes["H"]:
@@ -248,3 +259,4 @@ def _check_gates(func, gates, **specs):
             f"{func}: the weights and biases should have {G}H = {G * sizes['H']} columns (the "
             f"gates {gates} stacked, H = {sizes['H']} each), got {sizes[f'{G}H']}"
         )
+    return as_float(func, **{name: array for name, (array, _) in specs.items()})

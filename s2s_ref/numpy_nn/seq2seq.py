@@ -34,13 +34,19 @@ def init_seq2seq(src_vocab, tgt_vocab, emb, hidden, rng, dtype=np.float32):
         return (rng.normal(size=shape) / np.sqrt(fan_in)).astype(dtype)
 
     return {
-        "enc_emb": w(1, src_vocab, E), "enc_Wx": w(E, E, 3 * H), "enc_Wh": w(H, H, 3 * H),
-        "enc_bx": np.zeros(3 * H, dtype), "enc_bh": np.zeros(3 * H, dtype),
-        "dec_emb": w(1, tgt_vocab, E), "dec_Wx": w(E + H, E + H, 3 * H),
-        "dec_Wh": w(H, H, 3 * H), "dec_bx": np.zeros(3 * H, dtype),
-        "dec_bh": np.zeros(3 * H, dtype), "dec_Wo": w(2 * H, 2 * H, tgt_vocab),
+        "enc_emb": w(1, src_vocab, E),
+        "enc_Wx": w(E, E, 3 * H),
+        "enc_Wh": w(H, H, 3 * H),
+        "enc_bx": np.zeros(3 * H, dtype),
+        "enc_bh": np.zeros(3 * H, dtype),
+        "dec_emb": w(1, tgt_vocab, E),
+        "dec_Wx": w(E + H, E + H, 3 * H),
+        "dec_Wh": w(H, H, 3 * H),
+        "dec_bx": np.zeros(3 * H, dtype),
+        "dec_bh": np.zeros(3 * H, dtype),
+        "dec_Wo": w(2 * H, 2 * H, tgt_vocab),
         "dec_bo": np.zeros(tgt_vocab, dtype),
-    }  # fmt: skip
+    }
 
 
 def seq2seq_forward(params, src, src_mask, tgt_in, teacher_ratio=1.0, rng=None):

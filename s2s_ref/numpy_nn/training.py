@@ -29,9 +29,16 @@ def clipped(grads, max_norm):
 
 
 def train(
-    params, next_batch, steps, rng, lr=5e-3, max_norm=5.0, schedule=None, every=100,
+    params,
+    next_batch,
+    steps,
+    rng,
+    lr=5e-3,
+    max_norm=5.0,
+    schedule=None,
+    every=100,
     evaluate_fn=None,
-):  # fmt: skip
+):
     """Adam on the masked loss; the learning rate falls linearly to 0 over the second half.
 
     params: dict from init_seq2seq, whose entries are replaced by the trained arrays;

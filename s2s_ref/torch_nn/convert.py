@@ -35,8 +35,14 @@ def lstm_from_torch(state_dict, suffix="_l0"):
     """State dict of nn.LSTM (weight_ih (4H, D), weight_hh (4H, H), biases (4H,))
     -> Wx: (D, 4H), Wh: (H, 4H), b: (4H,) NumPy arrays, b = bias_ih + bias_hh."""
     Wx, Wh, b_ih, b_hh = _arrays(state_dict, suffix)
-    _check("lstm_from_torch", 4, Wh=(Wh, "H 4H"), Wx=(Wx, "D 4H"), bias_ih=(b_ih, "4H"),
-           bias_hh=(b_hh, "4H"))  # fmt: skip
+    _check(
+        "lstm_from_torch",
+        4,
+        Wh=(Wh, "H 4H"),
+        Wx=(Wx, "D 4H"),
+        bias_ih=(b_ih, "4H"),
+        bias_hh=(b_hh, "4H"),
+    )
     return Wx, Wh, b_ih + b_hh
 
 

@@ -28,7 +28,7 @@ from s2s_ref.data.tasks import make_reverse
 from s2s_ref.data.vocab import Vocab
 from s2s_ref.torch_nn.attention_seq2seq import AttentionSeq2Seq
 from s2s_ref.torch_nn.loss import masked_cross_entropy
-from s2s_ref.torch_nn.training import save_atomic
+from s2s_ref.torch_nn.training import save_atomic, trim_batch
 
 
 def reversal_data(n=2048, seed=0):
@@ -60,9 +60,7 @@ def train_steps(model, data, steps, batch_size, lr=0.5, rank=0, world_size=1, de
         idx = global_batch(data, step, batch_size)
         n_global = data["tgt_mask"][idx].sum()
         mine = idx.chunk(world_size)[rank]
-        b = {k: v[mine].to(device) for k, v in data.items()}
-        S, T = int(b["src_mask"].sum(1).max()), int(b["tgt_mask"].sum(1).max())
-        b = {k: v[:, : (S if k.startswith("src") else T)] for k, v in b.items()}
+        b = trim_batch({k: v[mine].to(device) for k, v in data.items()})
         logits = model(b["src"], b["src_mask"], b["tgt_in"])
         n_local = b["tgt_mask"].sum()
         # the shard's token sum over the global token count; DDP divides by world_size again

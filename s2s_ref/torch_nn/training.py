@@ -77,23 +77,31 @@ class TrainConfig:
     def __post_init__(self):
         rules = {  # field: (holds, what it must be)
             "lr": (math.isfinite(self.lr) and self.lr > 0, "a finite number > 0"),
-            "batch_size": (isinstance(self.batch_size, int) and self.batch_size >= 1,
-                           "an integer >= 1"),
-            "max_steps": (isinstance(self.max_steps, int) and self.max_steps >= 1,
-                          "an integer >= 1"),
+            "batch_size": (
+                isinstance(self.batch_size, int) and self.batch_size >= 1,
+                "an integer >= 1",
+            ),
+            "max_steps": (
+                isinstance(self.max_steps, int) and self.max_steps >= 1,
+                "an integer >= 1",
+            ),
             "warmup_steps": (self.warmup_steps >= 0, ">= 0"),
             "schedule": (self.schedule in SCHEDULES, f"one of {SCHEDULES}"),
             "clip_norm": (self.clip_norm is None or self.clip_norm > 0, "None or > 0"),
             "teacher_forcing": (0 <= self.teacher_forcing <= 1, "in [0, 1]"),
-            "sampling_decay": (self.sampling_decay is None or self.sampling_decay >= 1,
-                               "None or >= 1"),
+            "sampling_decay": (
+                self.sampling_decay is None or self.sampling_decay >= 1,
+                "None or >= 1",
+            ),
             "eval_every": (self.eval_every >= 1, ">= 1"),
             "patience": (self.patience is None or self.patience >= 1, "None or >= 1"),
-            "time_budget_s": (self.time_budget_s is None or self.time_budget_s > 0,
-                              "None or > 0 seconds"),
+            "time_budget_s": (
+                self.time_budget_s is None or self.time_budget_s > 0,
+                "None or > 0 seconds",
+            ),
             "budget_clock": (self.budget_clock in CLOCKS, f"one of {tuple(CLOCKS)}"),
             "cpu_threads": (self.cpu_threads is None or self.cpu_threads >= 1, "None or >= 1"),
-        }  # fmt: skip
+        }
         for name, (holds, want) in rules.items():
             if not holds:
                 value = getattr(self, name)
@@ -142,6 +150,16 @@ def batch_indices(step, n_examples, config):
     ]
 
 
+def trim_batch(batch):
+    """A batch cut to its own longest source and target: the padding columns no row uses.
+
+    batch: {"src", "src_mask": (N, S_max); "tgt_in", "tgt_out", "tgt_mask": (N, T_max)} tensors
+    -> the same keys, (N, S) and (N, T), S and T the longest real lengths in this batch (views).
+    """
+    S, T = int(batch["src_mask"].sum(1).max()), int(batch["tgt_mask"].sum(1).max())
+    return {k: v[:, : (S if k.startswith("src") else T)] for k, v in batch.items()}
+
+
 def save_atomic(obj, path):
     """torch.save through ``s2s_ref.atomic``: a temporary file beside ``path``, fsync, os.replace,
     fsync of the folder, so a kill at any moment leaves the old file or the new one, never a torn
@@ -155,8 +173,14 @@ class CheckpointError(ValueError):
 
 
 # Config fields that do not change what a run computes: a resume may change them freely.
-_FREE_FIELDS = ("checkpoint_dir", "device", "cpu_threads", "progress", "time_budget_s",
-                "budget_clock")  # fmt: skip
+_FREE_FIELDS = (
+    "checkpoint_dir",
+    "device",
+    "cpu_threads",
+    "progress",
+    "time_budget_s",
+    "budget_clock",
+)
 # Why a run may stop for good: a rerun of such a run trains no further.
 FINISHED = ("max_steps", "early_stop", "time_budget", "target")
 
@@ -205,8 +229,15 @@ def save_checkpoint(path, payload, fingerprint):
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     blob = buffer.getvalue()
-    save_atomic({"format": 1, "fingerprint": fingerprint,
-                 "sha256": hashlib.sha256(blob).hexdigest(), "payload": blob}, path)  # fmt: skip
+    save_atomic(
+        {
+            "format": 1,
+            "fingerprint": fingerprint,
+            "sha256": hashlib.sha256(blob).hexdigest(),
+            "payload": blob,
+        },
+        path,
+    )
 
 
 def load_checkpoint(path, fingerprint=None, map_location="cpu"):
@@ -242,8 +273,9 @@ def load_checkpoint(path, fingerprint=None, map_location="cpu"):
             f"({'; '.join(diffs[:6])}); use another checkpoint_dir or delete the file"
         )
     try:
-        return torch.load(io.BytesIO(outer["payload"]), map_location=map_location,
-                          weights_only=True)  # fmt: skip
+        return torch.load(
+            io.BytesIO(outer["payload"]), map_location=map_location, weights_only=True
+        )
     except Exception as err:
         raise CheckpointError(
             f"the checkpoint {path} has a payload that cannot be read ({err})"
@@ -289,9 +321,10 @@ def train(model, data, config, evaluate=None, until_step=None):
     Book: chapter 6, "The training loop".
     """
     if until_step is not None and (
-        isinstance(until_step, bool) or not isinstance(until_step, int)
+        isinstance(until_step, bool)
+        or not isinstance(until_step, int)
         or not 0 <= until_step <= config.max_steps
-    ):  # fmt: skip
+    ):
         raise ValueError(
             f"until_step={until_step!r} is impossible; it must be None or an integer in "
             f"[0, max_steps={config.max_steps}]"
@@ -314,8 +347,14 @@ def _train(model, tensors, config, evaluate, until_step, path):
     M = tensors["src"].shape[0]
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    state = {"step": 0, "best": None, "bad_evals": 0, "history": [], "best_state": None,
-             "stopped": None}  # fmt: skip
+    state = {
+        "step": 0,
+        "best": None,
+        "bad_evals": 0,
+        "history": [],
+        "best_state": None,
+        "stopped": None,
+    }
     fingerprint = run_fingerprint(model, tensors, config, evaluate is not None) if path else None
     if path and os.path.exists(path):
         saved = load_checkpoint(path, fingerprint, map_location=device)
@@ -327,16 +366,22 @@ def _train(model, tensors, config, evaluate, until_step, path):
     stop_step = config.max_steps if until_step is None else until_step
     clock, start_cpu = CLOCKS[config.budget_clock], time.process_time()
     stopped, tokens, start, start_clock = "max_steps", 0, time.perf_counter(), clock()
-    bar = tqdm(total=stop_step, initial=min(state["step"], stop_step), desc="train",
-               disable=not config.progress, mininterval=1.0)  # fmt: skip
+    bar = tqdm(
+        total=stop_step,
+        initial=min(state["step"], stop_step),
+        desc="train",
+        disable=not config.progress,
+        mininterval=1.0,
+    )
     with _threads(config.cpu_threads):
         model.train()
         while state["step"] < stop_step:
             step = state["step"]
             idx = batch_indices(step, M, config)
-            b = {k: v[idx] for k, v in tensors.items()}
-            S, T = int(b["src_mask"].sum(1).max()), int(b["tgt_mask"].sum(1).max())
-            b = {k: v[:, : (S if k.startswith("src") else T)].to(device) for k, v in b.items()}
+            b = {
+                k: v.to(device)
+                for k, v in trim_batch({k: v[idx] for k, v in tensors.items()}).items()
+            }
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, config)
             coins = torch.Generator().manual_seed(config.seed * 7_919 + step)
@@ -372,9 +417,15 @@ def _train(model, tensors, config, evaluate, until_step, path):
             if finished:
                 state["stopped"] = stopped
             if path and (step % config.eval_every == 0 or step == stop_step or finished):
-                save_checkpoint(path, {"model": model.state_dict(),
-                                       "optimizer": optimizer.state_dict(), "loop": state},
-                                fingerprint)  # fmt: skip
+                save_checkpoint(
+                    path,
+                    {
+                        "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "loop": state,
+                    },
+                    fingerprint,
+                )
             if stopped != "max_steps":
                 break
     bar.close()
@@ -383,19 +434,29 @@ def _train(model, tensors, config, evaluate, until_step, path):
     if evaluate is not None and state["best_state"] is not None and stopped != "paused":
         model.load_state_dict(state["best_state"])
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - start_cpu
-    return TrainResult(state["step"], stopped, state["best"], seconds, cpu_seconds,
-                       tokens / max(seconds, 1e-9), list(state["history"]))  # fmt: skip
+    return TrainResult(
+        state["step"],
+        stopped,
+        state["best"],
+        seconds,
+        cpu_seconds,
+        tokens / max(seconds, 1e-9),
+        list(state["history"]),
+    )
 
 
 def _finished(model, state, path, evaluate):
     """The result of a rerun of a finished run: nothing trained, the model as the run left it."""
     if evaluate is not None and state["best_state"] is not None:
         model.load_state_dict(state["best_state"])
-    note = (f"the run in {path} already finished at step {state['step']} ({state['stopped']}); "
-            "nothing was trained (delete the checkpoint to train again)")  # fmt: skip
+    note = (
+        f"the run in {path} already finished at step {state['step']} ({state['stopped']}); "
+        "nothing was trained (delete the checkpoint to train again)"
+    )
     print(note, file=sys.stderr)
-    return TrainResult(state["step"], state["stopped"], state["best"], 0.0, 0.0, 0.0,
-                       list(state["history"]), note)  # fmt: skip
+    return TrainResult(
+        state["step"], state["stopped"], state["best"], 0.0, 0.0, 0.0, list(state["history"]), note
+    )
 
 
 def _check_loss(value, V, step, config):
