@@ -103,6 +103,15 @@ def accuracy_by_length(model, make_task, vocab, lengths, seed, n=100):
     return acc
 
 
+def model_list(text):
+    """An argparse type: comma-separated distinct model kinds out of MODELS."""
+    kinds = text.split(",")
+    unknown = [k for k in kinds if k not in MODELS]
+    if unknown or len(set(kinds)) != len(kinds):
+        raise argparse.ArgumentTypeError(f"expected distinct kinds out of {MODELS}, got {text!r}")
+    return kinds
+
+
 def positive(kind):
     """An argparse type: a number > 0 of the given kind (int or float)."""
 

@@ -5,7 +5,8 @@ best on reversal, 96,722 parameters; the Transformer, 97,070), train under the s
 budget on reversals of lengths 5..100 over 10 symbols, then decode held-out sequences of lengths
 10..100 greedily; token accuracy and exact match per length are the curve.
 
-    python -m s2s_ref.experiments.transformer_forgetting [--budget 400] [--seed 0] [--out FILE]
+    python -m s2s_ref.experiments.transformer_forgetting [--budget 150] [--seed 0] [--out FILE]
+        [--models gru_attention,transformer]
 
 writes ``book/ch08/forgetting.json`` by default and prints the table; chapter 8 plots it.
 Book: chapter 8, "The forgetting curve to length 100".
@@ -26,6 +27,7 @@ from s2s_ref.experiments.transformer_common import (
     build,
     cpu_budget_config,
     cpu_budget_note,
+    model_list,
     n_parameters,
     save,
 )
@@ -81,7 +83,9 @@ def table(models):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    budget_arguments(parser, budget=400.0, per="model", out=RESULTS)
+    budget_arguments(parser, budget=150.0, per="model", out=RESULTS)
+    parser.add_argument("--models", type=model_list, default=list(MODELS),
+                        help="comma-separated, e.g. transformer")  # fmt: skip
     args = parser.parse_args(argv)
     out = output_arg(parser, args.out)
     res = {
@@ -96,7 +100,7 @@ def main(argv=None):
         "eval": "greedy, 100 held-out sequences per length",
         "models": [],
     }
-    for kind in MODELS:
+    for kind in args.models:
         res["models"].append(run_one(kind, args.budget, args.seed))
         save(out, res)  # after every model: an interrupted run keeps what it finished
     print(table(res["models"]))

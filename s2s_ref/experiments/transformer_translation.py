@@ -16,7 +16,7 @@ writes ``book/ch08/translation_<target>.json`` by default and prints the table. 
 run's best model (greedy chrF on the test split) is written as ``PREFIX.npz`` (its float32
 weights) and ``PREFIX.json`` (model kind, vocabularies, scores), the files
 ``s2s_ref.torch_nn.translator`` loads; the play page's translator is
-``--target de --models transformer --seeds 0 --budget 150 --save s2s_ref/assets/translator_de``.
+``--target de --models transformer --seeds 0 --budget 100 --save s2s_ref/assets/translator_de``.
 Book: chapter 8, "A real translation task".
 """
 
@@ -39,6 +39,7 @@ from s2s_ref.experiments.transformer_common import (
     cpu_budget_config,
     cpu_budget_note,
     greedy_strings,
+    model_list,
     n_parameters,
     output_path,
     positive,
@@ -149,15 +150,6 @@ def run_one(kind, data, vocabs, budget_s, seed, tokenize, keep_map=False):
         longest = max(test[:40], key=lambda p: len(p[0]))
         row["attention"] = attention_map(model, kind, longest, src_vocab, tgt_vocab)
     return row, model
-
-
-def model_list(text):
-    """An argparse type: comma-separated model kinds out of MODELS."""
-    kinds = text.split(",")
-    unknown = [k for k in kinds if k not in MODELS]
-    if unknown or len(set(kinds)) != len(kinds):
-        raise argparse.ArgumentTypeError(f"expected distinct kinds out of {MODELS}, got {text!r}")
-    return kinds
 
 
 def save_translator(prefix, model, vocabs, row):
