@@ -7,7 +7,7 @@ grading ran (whatever the score), anything else an infrastructure error. The fil
 ``.github/classroom50/autograder.py``, installs this package and calls this module.
 
 Which exercises: the one named in ``$ASSIGNMENT`` (an assignment slug containing ``ex01`` ...
-``ex07``), or ``--exercise``; otherwise every notebook in ``exercises/``. Grading is this course's
+``ex08``), or ``--exercise``; otherwise every notebook in ``exercises/``. Grading is this course's
 grader, by its public command (``python -m s2s_ref.grade ... --json``); each of its tests becomes
 one test of the result, worth its points.
 """

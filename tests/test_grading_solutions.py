@@ -10,7 +10,16 @@ from s2s_ref.grading.runner import grade_notebook
 from .notebook_mutants import ROOT
 
 # the points of each exercise: a change here is a change to every learner's grade, so it is explicit
-MAX_SCORES = {"ex01": 12, "ex02": 22, "ex03": 19, "ex04": 12, "ex05": 16, "ex06": 16, "ex07": 15}
+MAX_SCORES = {
+    "ex01": 12,
+    "ex02": 22,
+    "ex03": 19,
+    "ex04": 12,
+    "ex05": 16,
+    "ex06": 16,
+    "ex07": 15,
+    "ex08": 13,
+}
 TIMEOUT = 120  # ex06 and ex07 train a model: a few CPU seconds, far more wall time when busy
 
 

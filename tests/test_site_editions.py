@@ -81,6 +81,11 @@ REFERENCES = {
     "batched_masked_softmax": ("s2s_ref.torch_nn.attention", ["masked_softmax"]),
     "general_attention": ("s2s_ref.torch_nn.attention", ["GeneralScore"]),
     "LuongDecoder": ("s2s_ref.torch_nn.attention_decoder", ["LuongDecoder"]),
+    "layer_norm_forward": ("s2s_ref.numpy_nn.layer_norm", ["layer_norm_forward"]),
+    "layer_norm_backward": ("s2s_ref.numpy_nn.layer_norm", ["layer_norm_backward"]),
+    "causal_mask": ("s2s_ref.numpy_nn.multihead", ["causal_mask"]),
+    "multi_head_attention_forward": ("s2s_ref.numpy_nn.multihead", ["multi_head_attention_forward"]),
+    "multi_head_attention_backward": ("s2s_ref.numpy_nn.multihead", ["multi_head_attention_backward"]),
 }  # fmt: skip
 
 # What a learner copying code would add above it: the imports of the reference modules.
@@ -89,6 +94,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from s2s_ref.shapes import ShapeError, as_float, check_shapes  # what the reference modules import
+from s2s_ref.numpy_nn.transformer_checks import check_layer_norm, check_length, check_multi_head_attention
 """
 
 

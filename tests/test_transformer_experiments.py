@@ -24,6 +24,34 @@ def test_model_families_are_within_ten_percent_in_size():
     assert sizes[1] == by_hand
 
 
+def test_the_small_pair_of_the_forgetting_curve_is_within_ten_percent_in_size():
+    sizes = [
+        common.n_parameters(common.build(k, 14, 14, 0, size="small", decoder="luong"))
+        for k in common.MODELS
+    ]
+    assert sizes == [96_722, 97_070]  # as the scripts' docstrings and chapter 8 say
+    assert abs(sizes[0] - sizes[1]) / max(sizes) < 0.1
+
+
+def test_build_rejects_unknown_decoders():
+    with pytest.raises(ValueError, match="decoder must be"):
+        common.build("gru_attention", 14, 14, 0, decoder="plain")
+
+
+def test_encoder_summary_is_mean_min_max_over_seeds():
+    rows = [{"encoder": "recurrent", "accuracy": {"10": {"token": t}}} for t in (0.2, 0.5, 0.8)]
+    assert encoders.summary(rows) == {"recurrent": {"10": {"mean": 0.5, "min": 0.2, "max": 0.8}}}
+
+
+def test_the_budget_arguments_refuse_impossible_values(capsys):
+    with pytest.raises(SystemExit):
+        encoders.main(["--seeds", "1,1"])
+    assert "distinct seeds" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        forgetting.main(["--budget", "0"])
+    assert "finite number > 0" in capsys.readouterr().err
+
+
 def test_build_rejects_unknown_kinds():
     with pytest.raises(ValueError, match="model kind must be one of"):
         common.build("lstm", 14, 14, 0)
@@ -108,6 +136,22 @@ def test_translation_run_writes_results(tmp_path):
     assert {m["model"] for m in res["models"]} == set(common.MODELS)
     attention = np.array(res["models"][0]["attention"]["weights"])
     np.testing.assert_allclose(attention.sum(axis=1), 1.0, atol=0.01)  # rows of weights
+
+
+def test_translation_saves_its_best_model(tmp_path):
+    try:
+        message_pairs("de")
+    except LookupError:
+        pytest.skip("the German JupyterLab language pack is not installed")
+    prefix = str(tmp_path / "model")
+    translation.main(["--target", "de", "--budget", "0.3", "--seeds", "0", "--models",
+                      "transformer", "--out", str(tmp_path / "t.json"), "--save", prefix])  # fmt: skip
+    meta = json.loads((tmp_path / "model.json").read_text(encoding="utf-8"))
+    weights = np.load(prefix + ".npz")
+    built = common.build("transformer", len(meta["source_symbols"]) + 4,
+                         len(meta["target_symbols"]) + 4, 0)  # fmt: skip
+    assert sorted(weights.files) == sorted(built.state_dict())
+    assert meta["model"] == "transformer" and len(meta["samples"]) >= 3
 
 
 def test_throughput_benchmark_measures_both_models():

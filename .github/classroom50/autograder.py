@@ -1,7 +1,7 @@
 """Classroom 50 autograder for the course Sequence to Sequence from Scratch.
 
 Install it as ``<classroom>/autograders/<slug>/autograder.py`` in your Classroom 50 config
-repository, one assignment per exercise (a slug containing ``ex01`` ... ``ex07`` grades that
+repository, one assignment per exercise (a slug containing ``ex01`` ... ``ex08`` grades that
 exercise; any other slug grades every exercise), with the runtime block ``{"python": "3.11"}``.
 Classroom 50's runner runs it in the learner's checkout: it installs the course package from that
 checkout with PyTorch's CPU build, then ``python -m s2s_ref.autograder`` grades and writes

@@ -142,3 +142,29 @@ class ReversalConfig:
 
     def __post_init__(self):
         check_config(self)
+
+
+def budget_arguments(parser, *, budget, per, out, seeds=None):
+    """Add the arguments of chapter 8's CPU-budget experiments to ``parser``: ``--budget`` (CPU
+    seconds of training per ``per``, default ``budget``), ``--seed`` (default 0) or, when
+    ``seeds`` is a default list, ``--seeds`` (comma-separated), and ``--out`` (default ``out``).
+    Parse, then check the output with ``output_arg(parser, args.out)``."""
+    parser.add_argument("--budget", type=positive_float, default=budget,
+                        help=f"CPU seconds of training per {per}")  # fmt: skip
+    if seeds is None:
+        parser.add_argument("--seed", type=seed_arg, default=0)
+    else:
+        parser.add_argument("--seeds", type=seed_list, default=seeds,
+                            help="comma-separated seeds, e.g. 0,1,2")  # fmt: skip
+    parser.add_argument("--out", default=out)
+
+
+def seed_list(text) -> list[int]:
+    """Comma-separated distinct seeds >= 0, e.g. "0,1,2" -> [0, 1, 2]."""
+    try:
+        seeds = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seeds like 0,1,2, got {text!r}") from None
+    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"expected distinct seeds >= 0, got {text!r}")
+    return seeds

@@ -1,14 +1,16 @@
 """Three encoders, one task: recurrent, convolutional and self-attention encoders under the same
-Bahdanau attention decoder, the same budget and the same data (reversal, lengths 5..60).
+Luong attention decoder, the same budget and the same data (reversal, lengths 5..60), each over
+several seeds (mean and spread reported).
 
 Each encoder meets chapter 6's contract, ``forward(src (N, S), src_mask (N, S)) -> outputs
 (N, S, C), summary (N, C)`` with ``out_size = C = 128``, so ``AttentionSeq2Seq`` takes it as it
 is. The recurrent one is chapter 6's bidirectional GRU; the convolutional one stacks residual
 1-D convolutions over embeddings plus sinusoidal positions (as convolutional seq2seq models
 add position embeddings); the self-attention one is a pre-norm Transformer encoder layer.
-Reported: parameters of each encoder, training tokens per CPU second, accuracy by length.
+Reported: parameters of each encoder, training tokens per CPU second, accuracy by length per
+seed, and per encoder the mean, min and max over seeds.
 
-    python -m s2s_ref.experiments.transformer_encoders [--budget 60] [--seed 0] [--out FILE]
+    python -m s2s_ref.experiments.transformer_encoders [--budget 80] [--seeds 0,1,2] [--out FILE]
 
 writes ``book/ch08/encoders.json`` by default and prints the table.
 Book: chapter 8, "Three encoders, one task".
@@ -25,13 +27,12 @@ from torch import nn
 from s2s_ref.data.batching import make_batch
 from s2s_ref.data.tasks import make_reverse
 from s2s_ref.data.vocab import Vocab
+from s2s_ref.experiments.cli import budget_arguments, output_arg
 from s2s_ref.experiments.transformer_common import (
     accuracy_by_length,
     cpu_budget_config,
     cpu_budget_note,
     n_parameters,
-    output_path,
-    positive,
     save,
 )
 from s2s_ref.torch_nn.attention_seq2seq import AttentionSeq2Seq
@@ -125,7 +126,7 @@ def run_one(kind, budget_s, seed, n_train=20_000, lengths=EVAL_LENGTHS):
     data = make_batch(make_reverse(n_train, rng, MIN_LEN, MAX_LEN, SYMBOLS), VOCAB, VOCAB)
     torch.manual_seed(seed)  # the encoders' own default initialisation
     encoder = make_encoder(kind, len(VOCAB))
-    model = AttentionSeq2Seq(encoder, len(VOCAB), emb=32, hidden=64, decoder="bahdanau", attn=64)
+    model = AttentionSeq2Seq(encoder, len(VOCAB), emb=32, hidden=64, decoder="luong")
     config = cpu_budget_config(
         lr=3e-3,
         batch_size=64,
@@ -139,6 +140,7 @@ def run_one(kind, budget_s, seed, n_train=20_000, lengths=EVAL_LENGTHS):
     tokens = result.tokens_per_s * result.seconds
     return {
         "encoder": kind,
+        "seed": seed,
         "encoder_parameters": n_parameters(encoder),
         "parameters": n_parameters(model),
         "steps": result.step,
@@ -149,42 +151,61 @@ def run_one(kind, budget_s, seed, n_train=20_000, lengths=EVAL_LENGTHS):
     }
 
 
-def table(rows):
-    """One row per encoder: parameters, tokens per CPU second, token accuracy per length."""
+def summary(rows):
+    """Per encoder and evaluated length: mean, min and max token accuracy over the seeds."""
+    out = {}
+    for kind in ENCODERS:
+        runs = [r for r in rows if r["encoder"] == kind]
+        if runs:
+            out[kind] = {
+                L: {"mean": round(float(np.mean(v)), 4), "min": min(v), "max": max(v)}
+                for L in runs[0]["accuracy"]
+                for v in [[r["accuracy"][L]["token"] for r in runs]]
+            }
+    return out
+
+
+def table(res):
+    """One row per encoder: parameters, tokens per CPU second, mean token accuracy [min, max]
+    over the seeds per length."""
+    rows = res["encoders"]
     lengths = list(rows[0]["accuracy"])
-    lines = ["encoder          enc.params  tok/cpu-s  " + " ".join(f"{L:>5}" for L in lengths)]
-    for r in rows:
-        cells = " ".join(f"{r['accuracy'][L]['token']:5.2f}" for L in lengths)
-        lines.append(
-            f"{r['encoder']:<16} {r['encoder_parameters']:>10} {r['tokens_per_cpu_s']:>10}  {cells}"
+    lines = [
+        f"seeds {res['seeds']}; token accuracy, mean [min, max] over seeds",
+        "encoder          enc.params  tok/cpu-s  " + "  ".join(f"{L:>15}" for L in lengths),
+    ]
+    for kind, by_length in res["summary"].items():
+        first = next(r for r in rows if r["encoder"] == kind)
+        speed = round(np.mean([r["tokens_per_cpu_s"] for r in rows if r["encoder"] == kind]))
+        cells = "  ".join(
+            f"{s['mean']:.2f} [{s['min']:.2f},{s['max']:.2f}]" for s in by_length.values()
         )
+        lines.append(f"{kind:<16} {first['encoder_parameters']:>10} {speed:>10}  {cells}")
     return "\n".join(lines)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--budget", type=positive(float), default=60.0, help="CPU seconds of training per encoder"
-    )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=RESULTS)
+    budget_arguments(parser, budget=80.0, per="encoder and seed", out=RESULTS, seeds=[0, 1, 2])
     args = parser.parse_args(argv)
-    out = output_path(parser, args.out)
+    out = output_arg(parser, args.out)
     res = {
         "task": "reversal",
         "train_lengths": [MIN_LEN, MAX_LEN],
         "symbols": SYMBOLS,
-        "decoder": "Bahdanau, hidden 64, emb 32, attention 64",
+        "decoder": "Luong (general score), hidden 64, emb 32",
         "encoder_size": C,
         "budget_cpu_s": args.budget,
         "budget": cpu_budget_note(args.budget),
-        "seed": args.seed,
+        "seeds": args.seeds,
         "encoders": [],
     }
-    for kind in ENCODERS:
-        res["encoders"].append(run_one(kind, args.budget, args.seed))
-        save(out, res)
-    print(table(res["encoders"]))
+    for seed in args.seeds:
+        for kind in ENCODERS:
+            res["encoders"].append(run_one(kind, args.budget, seed))
+            res["summary"] = summary(res["encoders"])
+            save(out, res)  # after every run: an interrupted run keeps what it finished
+    print(table(res))
     return res
 
 

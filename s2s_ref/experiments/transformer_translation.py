@@ -10,19 +10,26 @@ A copy-the-source baseline is scored too: UI strings share names, numbers and co
 translations, so chrF starts well above 0 before any learning.
 
     python -m s2s_ref.experiments.transformer_translation --target de [--budget 40]
-        [--seeds 0,1,2] [--out FILE]
+        [--seeds 0,1,2] [--models gru_attention,transformer] [--out FILE] [--save PREFIX]
 
-writes ``book/ch08/translation_<target>.json`` by default and prints the table.
+writes ``book/ch08/translation_<target>.json`` by default and prints the table. With --save, the
+run's best model (greedy chrF on the test split) is written as ``PREFIX.npz`` (its float32
+weights) and ``PREFIX.json`` (model kind, vocabularies, scores), the files
+``s2s_ref.torch_nn.translator`` loads; the play page's translator is
+``--target de --models transformer --seeds 0 --budget 100 --save s2s_ref/assets/translator_de``.
 Book: chapter 8, "A real translation task".
 """
 
 import argparse
+import io
+import json
 import os
 
 import numpy as np
 import sacrebleu
 import torch
 
+from s2s_ref.atomic import write_atomic
 from s2s_ref.data.batching import make_batch
 from s2s_ref.data.catalogues import message_pairs, split_pairs
 from s2s_ref.data.vocab import Vocab
@@ -32,6 +39,7 @@ from s2s_ref.experiments.transformer_common import (
     cpu_budget_config,
     cpu_budget_note,
     greedy_strings,
+    model_list,
     n_parameters,
     output_path,
     positive,
@@ -141,7 +149,22 @@ def run_one(kind, data, vocabs, budget_s, seed, tokenize, keep_map=False):
     if keep_map:
         longest = max(test[:40], key=lambda p: len(p[0]))
         row["attention"] = attention_map(model, kind, longest, src_vocab, tgt_vocab)
-    return row
+    return row, model
+
+
+def save_translator(prefix, model, vocabs, row):
+    """PREFIX.npz: the model's weights as float32; PREFIX.json: what rebuilds it (kind, the two
+    vocabularies' symbols), how it scored, and held-out samples with its greedy and beam output
+    (row without its attention map)."""
+    weights = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **weights)
+    write_atomic(prefix + ".npz", buffer.getvalue())
+    meta = {k: v for k, v in row.items() if k != "attention"}
+    meta["source_symbols"] = vocabs[0].itos[4:]  # after the four special tokens
+    meta["target_symbols"] = vocabs[1].itos[4:]
+    meta["max_chars"] = MAX_CHARS
+    write_atomic(prefix + ".json", json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
 
 
 def summary(models):
@@ -188,6 +211,8 @@ def main(argv=None):
         help="CPU seconds of training per model and seed",
     )
     parser.add_argument("--seeds", type=seed_list, default=[0, 1, 2])
+    parser.add_argument("--models", type=model_list, default=list(MODELS))
+    parser.add_argument("--save", default=None, help="write the best model to PREFIX.npz/.json")
     parser.add_argument("--out", default=None, help="default book/ch08/translation_<target>.json")
     args = parser.parse_args(argv)
     out = output_path(
@@ -215,12 +240,21 @@ def main(argv=None):
         "copy_baseline": copy,
         "models": [],
     }
+    if args.save is not None:
+        output_path(parser, args.save + ".npz")
+    best = None
     for seed in args.seeds:
-        for kind in MODELS:
-            row = run_one(kind, data, vocabs, args.budget, seed, tokenize, seed == args.seeds[0])
+        for kind in args.models:
+            row, model = run_one(
+                kind, data, vocabs, args.budget, seed, tokenize, seed == args.seeds[0]
+            )
             res["models"].append(row)
             res["summary"] = summary(res["models"])
             save(out, res)
+            if best is None or row["greedy"]["chrf"] > best[0]["greedy"]["chrf"]:
+                best = row, model
+    if args.save is not None:
+        save_translator(args.save, best[1], vocabs, {**best[0], "target": args.target})
     print(table(res))
     return res
 

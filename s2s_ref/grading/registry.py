@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 # grading modules, in course order; add yours here
-EXERCISE_MODULES = ("ex01", "ex02", "ex03", "ex04", "ex05", "ex06", "ex07")
+EXERCISE_MODULES = ("ex01", "ex02", "ex03", "ex04", "ex05", "ex06", "ex07", "ex08")
 
 
 @dataclass(frozen=True)

@@ -4,46 +4,32 @@
     x_hat = (x - mu) / sqrt(var + eps),   y = gamma * x_hat + beta
 
 Unlike batch normalisation nothing is shared across the batch or the time steps, so a padded
-position or a batch of one changes nothing for the others.
+position or a batch of one changes nothing for the others. Exercise 8 has the learner write both
+functions; its solution holds the same code.
 Book: chapter 8, "Layer normalisation".
 """
 
 import numpy as np
 
-
-def check_float(func, **arrays):
-    """Raise TypeError naming ``func`` and the argument unless every array has a float dtype."""
-    for name, a in arrays.items():
-        if not np.issubdtype(np.asarray(a).dtype, np.floating):
-            raise TypeError(
-                f"{func}: {name} must be a float array, got dtype {np.asarray(a).dtype}"
-            )
+from s2s_ref.numpy_nn.transformer_checks import check_layer_norm
 
 
 def layer_norm_forward(x, gamma, beta, eps=1e-5):
     """Normalise over the last axis, then scale by gamma and shift by beta.
 
     x: (..., D) float, gamma: (D,), beta: (D,), eps > 0 -> y: (..., D), cache
-    eps keeps a constant vector (variance 0) finite; 1e-5 is torch.nn.LayerNorm's default.
+    The variance divides by D (biased), as torch.nn.LayerNorm does; eps, inside the square root,
+    keeps a constant vector (variance 0) finite; 1e-5 is torch's default.
     Book: chapter 8, "Layer normalisation".
     """
-    check_float("layer_norm_forward", x=x, gamma=gamma, beta=beta)
-    x = np.asarray(x)
-    if x.ndim < 1 or x.shape[-1] == 0:
-        raise ValueError(f"layer_norm_forward: x should be (..., D) with D >= 1, got {x.shape}")
-    D = x.shape[-1]
-    for name, p in (("gamma", gamma), ("beta", beta)):
-        if np.shape(p) != (D,):
-            raise ValueError(
-                f"layer_norm_forward: {name} should have shape (D,) = ({D},), got {np.shape(p)}"
-            )
-    if not eps > 0:
-        raise ValueError(f"layer_norm_forward: eps must be > 0, got {eps}")
-    mu = x.mean(axis=-1, keepdims=True)
-    xc = x - mu
-    inv_std = 1 / np.sqrt((xc**2).mean(axis=-1, keepdims=True) + eps)  # (..., 1)
-    x_hat = xc * inv_std
-    return gamma * x_hat + beta, (x_hat, inv_std, gamma)
+    check_layer_norm(x, gamma, beta, eps)  # given: a sentence for a bad argument
+    mu = x.mean(axis=-1, keepdims=True)  # (..., 1)
+    var = ((x - mu) ** 2).mean(axis=-1, keepdims=True)  # (..., 1)
+    inv_std = 1 / np.sqrt(var + eps)
+    x_hat = (x - mu) * inv_std  # (..., D)
+    y = gamma * x_hat + beta
+    cache = (x_hat, inv_std, gamma)
+    return y, cache
 
 
 def layer_norm_backward(dy, cache):
@@ -56,11 +42,10 @@ def layer_norm_backward(dy, cache):
     """
     x_hat, inv_std, gamma = cache
     D = x_hat.shape[-1]
-    flat_dy = dy.reshape(-1, D)
-    dgamma = (flat_dy * x_hat.reshape(-1, D)).sum(axis=0)
-    dbeta = flat_dy.sum(axis=0)
+    dgamma = (dy * x_hat).reshape(-1, D).sum(axis=0)  # summed over every position
+    dbeta = dy.reshape(-1, D).sum(axis=0)
     g = dy * gamma
-    dx = inv_std * (
-        g - g.mean(axis=-1, keepdims=True) - x_hat * (g * x_hat).mean(axis=-1, keepdims=True)
-    )
+    mean_g = g.mean(axis=-1, keepdims=True)  # the path through mu
+    mean_gx = (g * x_hat).mean(axis=-1, keepdims=True)  # the path through var
+    dx = inv_std * (g - mean_g - x_hat * mean_gx)
     return dx, dgamma, dbeta

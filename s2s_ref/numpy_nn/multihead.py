@@ -15,11 +15,7 @@ Book: chapter 8, "Multi-head attention", "Masks", "Positions".
 
 import numpy as np
 
-from s2s_ref.numpy_nn.attention import masked_softmax, masked_softmax_backward
-from s2s_ref.numpy_nn.layer_norm import check_float
-from s2s_ref.shapes import check_shapes
-
-_NAMES = ("Wq", "Wk", "Wv", "Wo", "bq", "bk", "bv", "bo")
+from s2s_ref.numpy_nn.transformer_checks import check_length, check_multi_head_attention
 
 
 def positional_encoding(T, D):
@@ -48,43 +44,9 @@ def causal_mask(T):
     Combine with padding as ``causal_mask(T)[None] & key_mask[:, None, :]`` -> (N, T, T).
     Book: chapter 8, "Masks".
     """
-    if not isinstance(T, (int, np.integer)) or T < 0:
-        raise ValueError(f"causal_mask: T must be an integer >= 0, got {T!r}")
-    return np.tril(np.ones((T, T), dtype=bool))
-
-
-def _split(x, n_heads):
-    """(N, L, D) -> (N, n_heads, L, d): head h is the columns h*d .. (h+1)*d - 1."""
-    N, L, D = x.shape
-    return x.reshape(N, L, n_heads, D // n_heads).transpose(0, 2, 1, 3)
-
-
-def _merge(x):
-    """(N, n_heads, L, d) -> (N, L, n_heads * d), the inverse of _split."""
-    N, n_heads, L, d = x.shape
-    return x.transpose(0, 2, 1, 3).reshape(N, L, n_heads * d)
-
-
-def _check(q, kv, mask, params, n_heads):
-    func = "multi_head_attention_forward"
-    check_float(func, q=q, kv=kv, **dict(zip(_NAMES, params, strict=True)))
-    specs = {"q": (q, "N T D"), "kv": (kv, "N S D"), "mask": (mask, "N T S")}
-    specs.update(
-        {n: (p, "D D" if n[0] == "W" else "D") for n, p in zip(_NAMES, params, strict=True)}
-    )
-    D = check_shapes(func, **specs)["D"]
-    if not isinstance(n_heads, (int, np.integer)) or n_heads < 1 or D % n_heads:
-        raise ValueError(f"{func}: n_heads must be a positive divisor of D = {D}, got {n_heads!r}")
-    mask = np.asarray(mask)
-    if mask.dtype != bool:
-        raise TypeError(f"{func}: mask must be boolean (True = may attend), got {mask.dtype}")
-    empty = np.argwhere(~mask.any(axis=2))
-    if empty.size:
-        shown = ", ".join(f"(n={n}, t={t})" for n, t in empty[:5].tolist())
-        raise ValueError(
-            f"{func}: {len(empty)} quer(y/ies) may attend to no key (mask row all False): "
-            f"{shown}; a softmax over nothing is undefined, so give every query one key"
-        )
+    check_length(T)  # given: a sentence for a bad argument
+    mask = np.tril(np.ones((T, T), dtype=bool))  # k=0: the diagonal is included
+    return mask
 
 
 def multi_head_attention_forward(q, kv, mask, Wq, Wk, Wv, Wo, bq, bk, bv, bo, n_heads):
@@ -94,24 +56,27 @@ def multi_head_attention_forward(q, kv, mask, Wq, Wk, Wv, Wo, bq, bk, bv, bo, n_
     mask: (N, T, S) bool, True = query t may attend to key s (every row needs one True),
     Wq, Wk, Wv, Wo: (D, D) used as x @ W, bq, bk, bv, bo: (D,), n_heads: divides D
     -> out: (N, T, D), weights: (N, n_heads, T, S) (exactly 0 where mask is False), cache
-    Scores are divided by sqrt(D / n_heads), the size of one head's dot product.
+    Head h is the columns h*d .. (h+1)*d - 1 of the projections, d = D / n_heads, and its scores
+    are divided by sqrt(d), the size of one head's dot product.
     Book: chapter 8, "Multi-head attention".
     """
-    params = (Wq, Wk, Wv, Wo, bq, bk, bv, bo)
-    _check(q, kv, mask, params, n_heads)
-    mask = np.asarray(mask)
-    D = q.shape[2]
+    check_multi_head_attention(q, kv, mask, Wq, Wk, Wv, Wo, bq, bk, bv, bo, n_heads)  # given
+    N, T, D = q.shape
     S = kv.shape[1]
-    c = 1 / float(np.sqrt(D // n_heads))  # a Python float keeps float32 inputs float32
-    Q = _split(q @ Wq + bq, n_heads)  # (N, n_heads, T, d)
-    K = _split(kv @ Wk + bk, n_heads)  # (N, n_heads, S, d)
-    V = _split(kv @ Wv + bv, n_heads)
-    scores = (Q @ K.transpose(0, 1, 3, 2)) * c  # (N, n_heads, T, S)
-    rows = np.broadcast_to(mask[:, None], scores.shape).reshape(-1, S)  # the same for every head
-    weights = masked_softmax(scores.reshape(-1, S), rows).reshape(scores.shape)
-    context = _merge(weights @ V)  # (N, T, D)
+    d = D // n_heads  # the size of one head
+    # project, then split the last axis into the heads: (N, T, D) -> (N, n_heads, T, d)
+    Q = (q @ Wq + bq).reshape(N, T, n_heads, d).transpose(0, 2, 1, 3)
+    K = (kv @ Wk + bk).reshape(N, S, n_heads, d).transpose(0, 2, 1, 3)
+    V = (kv @ Wv + bv).reshape(N, S, n_heads, d).transpose(0, 2, 1, 3)
+    scores = Q @ K.transpose(0, 1, 3, 2) / d**0.5  # (N, n_heads, T, S)
+    allowed = mask[:, None]  # (N, 1, T, S): the same mask for every head
+    scores = np.where(allowed, scores, -np.inf)  # a masked key never enters the softmax
+    e = np.exp(scores - scores.max(axis=-1, keepdims=True))  # each row has an allowed key
+    weights = e / e.sum(axis=-1, keepdims=True)  # exp(-inf) = 0 where the mask is False
+    context = (weights @ V).transpose(0, 2, 1, 3).reshape(N, T, D)  # the heads side by side
     out = context @ Wo + bo
-    return out, weights, (q, kv, params, n_heads, c, Q, K, V, weights, context)
+    cache = (q, kv, Wq, Wk, Wv, Wo, Q, K, V, weights, context)
+    return out, weights, cache
 
 
 def multi_head_attention_backward(dout, cache):
@@ -121,25 +86,25 @@ def multi_head_attention_backward(dout, cache):
     For self-attention (kv = q) the input's gradient is dq + dkv.
     Book: chapter 8, "Multi-head attention".
     """
-    q, kv, (Wq, Wk, Wv, Wo, _, _, _, _), n_heads, c, Q, K, V, weights, context = cache
-    D = q.shape[2]
+    q, kv, Wq, Wk, Wv, Wo, Q, K, V, weights, context = cache
+    N, T, D = q.shape
     S = kv.shape[1]
-    flat = dout.reshape(-1, D)
-    dWo = context.reshape(-1, D).T @ flat
-    dbo = flat.sum(axis=0)
-    dctx = _split(dout @ Wo.T, n_heads)  # (N, n_heads, T, d)
-    dV = weights.transpose(0, 1, 3, 2) @ dctx  # (N, n_heads, S, d)
-    dweights = dctx @ V.transpose(0, 1, 3, 2)  # (N, n_heads, T, S)
-    dscores = masked_softmax_backward(dweights.reshape(-1, S), weights.reshape(-1, S))
-    dscores = dscores.reshape(weights.shape) * c  # 0 where the mask is False: weights are 0 there
-    dQ = _merge(dscores @ K)  # (N, T, D)
-    dK = _merge(dscores.transpose(0, 1, 3, 2) @ Q)  # (N, S, D)
-    dV = _merge(dV)
-    q2, kv2 = q.reshape(-1, D), kv.reshape(-1, D)
-    dQf, dKf, dVf = dQ.reshape(-1, D), dK.reshape(-1, D), dV.reshape(-1, D)
+    n_heads, d = Q.shape[1], Q.shape[3]
+    dWo = context.reshape(-1, D).T @ dout.reshape(-1, D)
+    dbo = dout.reshape(-1, D).sum(axis=0)
+    dcontext = (dout @ Wo.T).reshape(N, T, n_heads, d).transpose(0, 2, 1, 3)
+    dweights = dcontext @ V.transpose(0, 1, 3, 2)  # (N, n_heads, T, S)
+    dV = weights.transpose(0, 1, 3, 2) @ dcontext  # (N, n_heads, S, d)
+    dscores = weights * (dweights - (weights * dweights).sum(axis=-1, keepdims=True))
+    dscores = dscores / d**0.5  # 0 where the mask is False: the weights are 0 there
+    # back from the heads to (N, T or S, D)
+    dQ = (dscores @ K).transpose(0, 2, 1, 3).reshape(N, T, D)
+    dK = (dscores.transpose(0, 1, 3, 2) @ Q).transpose(0, 2, 1, 3).reshape(N, S, D)
+    dV = dV.transpose(0, 2, 1, 3).reshape(N, S, D)
     dq = dQ @ Wq.T
     dkv = dK @ Wk.T + dV @ Wv.T  # the keys and the values both read kv
-    return (
-        dq, dkv, q2.T @ dQf, kv2.T @ dKf, kv2.T @ dVf, dWo,
-        dQf.sum(axis=0), dKf.sum(axis=0), dVf.sum(axis=0), dbo,
-    )  # fmt: skip
+    q_rows, kv_rows = q.reshape(-1, D), kv.reshape(-1, D)  # every position is one row
+    dQ, dK, dV = dQ.reshape(-1, D), dK.reshape(-1, D), dV.reshape(-1, D)
+    dWq, dWk, dWv = q_rows.T @ dQ, kv_rows.T @ dK, kv_rows.T @ dV
+    dbq, dbk, dbv = dQ.sum(axis=0), dK.sum(axis=0), dV.sum(axis=0)
+    return dq, dkv, dWq, dWk, dWv, dWo, dbq, dbk, dbv, dbo

@@ -22,8 +22,9 @@ Book: chapter 8, "The Transformer layer".
 
 import numpy as np
 
-from s2s_ref.numpy_nn.layer_norm import check_float, layer_norm_backward, layer_norm_forward
+from s2s_ref.numpy_nn.layer_norm import layer_norm_backward, layer_norm_forward
 from s2s_ref.numpy_nn.multihead import multi_head_attention_backward, multi_head_attention_forward
+from s2s_ref.numpy_nn.transformer_checks import check_float
 from s2s_ref.shapes import check_shapes
 
 _ATTN = ("Wq", "Wk", "Wv", "Wo", "bq", "bk", "bv", "bo")
