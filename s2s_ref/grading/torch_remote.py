@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from s2s_ref.grading import protocol, torch_ops
-from s2s_ref.grading.feedback import Feedback
-from s2s_ref.grading.learner import _message, _where
+from s2s_ref.grading.feedback import Feedback, call_learner
 from s2s_ref.grading.remote import RemoteLearner, WorkerDied, encode_argument, explain
 
 
@@ -186,39 +185,23 @@ class Local:
 
     def build(self, name, *args, seed=None) -> Built:
         cls = getattr(self.learner, name)
-        obj = _run(name, torch_ops.build, cls, args, seed)
+        obj = call_learner(name, torch_ops.build, cls, args, seed)
         return _built(obj, name, torch_ops.describe(obj))
 
     def load(self, built: Built, weights: dict) -> None:
         arrays = {k: _plain(v) for k, v in weights.items()}
-        _run(f"{built.name}.load_state_dict", torch_ops.load, built.ref, arrays)
+        call_learner(f"{built.name}.load_state_dict", torch_ops.load, built.ref, arrays)
 
     def call(self, what, target, *args, grad=(), upstream=None) -> Called:
         func = getattr(self.learner, target) if isinstance(target, str) else target.ref
         module = None if isinstance(target, str) else target.ref
         plain = [_plain(a) for a in args]
         ups = None if upstream is None else [None if g is None else _plain(g) for g in upstream]
-        answer = _run(what, torch_ops.call, func, plain, tuple(grad), ups, module)
+        answer = call_learner(what, torch_ops.call, func, plain, tuple(grad), ups, module)
         outputs = [Output(o["array"], o["type"], o["requires_grad"]) for o in answer["outputs"]]
         return Called(outputs, answer["tuple"], answer["param_grads"], answer["input_grads"])
 
     def train(self, what, task, arrays: dict, settings: dict, evaluate=None, evaluations=0):
         classes = {name: getattr(self.learner, name) for name in torch_ops.TRAINED[task]}
         plain = {k: _plain(v) for k, v in arrays.items()}
-        return _run(what, torch_ops.train, task, classes, plain, settings, evaluate)
-
-
-def _run(what, func, *args):
-    """``func(*args)`` with the learner's exceptions turned into the worker's words."""
-    try:
-        return func(*args)
-    except Feedback:
-        raise
-    except NotImplementedError:
-        raise Feedback(
-            f"`{what}` is not implemented yet (it raises NotImplementedError)."
-        ) from None
-    except Exception as exc:
-        raise Feedback(
-            f"`{what}` raised {type(exc).__name__}: {_message(exc)}{_where(exc)}"
-        ) from None
+        return call_learner(what, torch_ops.train, task, classes, plain, settings, evaluate)
