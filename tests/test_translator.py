@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("torch")
 
 from s2s_ref.assets import names  # noqa: E402
-from s2s_ref.torch_nn.translator import Translator  # noqa: E402
+from s2s_ref.experiments.translator import Translator  # noqa: E402
 
 
 @pytest.fixture(scope="module")

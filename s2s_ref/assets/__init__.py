@@ -6,11 +6,12 @@ directory. ``dates.npz``: chapter 3's trained date reader (its parameters), writ
 results, vocabularies) are ``s2s_ref.experiments.cli.load_results("dates_numpy")``.
 """
 
+import json
 from importlib.resources import as_file, files
 
 import numpy as np
 
-__all__ = ["asset_path", "load_npz", "names"]
+__all__ = ["asset_path", "load_json", "load_npz", "names"]
 
 
 def names() -> list[str]:
@@ -37,3 +38,8 @@ def load_npz(name: str) -> dict[str, np.ndarray]:
     """Every array of the ``.npz`` file ``name``, as a dict of name -> array (read fully)."""
     with _resource(name).open("rb") as f, np.load(f) as archive:
         return {key: archive[key] for key in archive.files}
+
+
+def load_json(name: str):
+    """The JSON file ``name`` (``translator_de.json``: the play page translator's vocabularies)."""
+    return json.loads(_resource(name).read_text(encoding="utf-8"))

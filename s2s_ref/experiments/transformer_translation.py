@@ -15,7 +15,7 @@ translations, so chrF starts well above 0 before any learning.
 writes ``book/ch08/translation_<target>.json`` by default and prints the table. With --save, the
 run's best model (greedy chrF on the test split) is written as ``PREFIX.npz`` (its float32
 weights) and ``PREFIX.json`` (model kind, vocabularies, scores), the files
-``s2s_ref.torch_nn.translator`` loads; the play page's translator is
+``s2s_ref.experiments.translator`` loads; the play page's translator is
 ``--target de --models transformer --seeds 0 --budget 100 --save s2s_ref/assets/translator_de``.
 Book: chapter 8, "A real translation task".
 """

@@ -161,9 +161,7 @@ def command(worker_args, *, scratch, submission, view, hide, scratch_bytes=SCRAT
     argv = [sys.executable, "-m", "s2s_ref.grading.worker", *worker_args(inner[1], inner[0])]
     if name == "unshare":
         argv += ["--hide", *map(str, hide), "--scratch-bytes", str(scratch_bytes)]
-        if os.geteuid() == 0:
-            argv += ["--uid", str(NOBODY)]
-    elif name == "none" and os.geteuid() == 0:
+    if name in ("unshare", "none") and os.geteuid() == 0 and _nobody_can_run(view):
         argv += ["--uid", str(NOBODY)]
     wrapped = _wrap(name, argv, scratch, submission, view, hide, scratch_bytes)
     return wrapped, {"pythonpath": inner[2], "home": inner[0]}
@@ -198,6 +196,40 @@ def _wrap(name, argv, scratch, submission, view, hide, scratch_bytes=SCRATCH_BYT
         cmd += ["--ro-bind", str(submission), "/submission"]
     cmd += ["--size", str(scratch_bytes), "--tmpfs", "/scratch", "--chdir", "/scratch"]
     return [*cmd, "--", *argv]
+
+
+def _nobody_can_run(view) -> bool:
+    """Whether uid 65534 can reach the interpreter, its packages and the package copy ``view``.
+
+    A root-owned private folder on the way (pyenv under /root, a venv in a ``mktemp -d`` folder)
+    makes the unprivileged worker unable to start, so every notebook would score 0: the worker then
+    keeps root's uid (namespaces and rlimits still apply), and the grader says so once on stderr.
+    """
+    folders = [*_interpreter_folders(), *([str(view)] if view is not None else [])]
+    blocked = [f for f in folders if not _reachable_by_others(f)]
+    if blocked and not _warned_uid:
+        _warned_uid.append(True)
+        print(
+            f"warning: the worker runs as root, not as uid {NOBODY}: {blocked[0]} cannot be "
+            "reached by other users (make its folders world-readable to drop privileges)",
+            file=sys.stderr,
+        )
+    return not blocked
+
+
+_warned_uid: list = []
+
+
+def _reachable_by_others(folder: str) -> bool:
+    """Every folder from / down to ``folder`` lets other users through (x), and ``folder`` lets
+    them read (r)."""
+    path = Path(os.path.realpath(folder))
+    try:
+        if not path.stat().st_mode & 0o004:
+            return False
+        return all(p.stat().st_mode & 0o001 for p in (path, *path.parents))
+    except OSError:
+        return False
 
 
 def _interpreter_folders() -> list[str]:
