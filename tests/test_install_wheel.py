@@ -25,6 +25,8 @@ DISTRIBUTION = {
     "IPython": "ipykernel",
     "matplotlib_inline": "matplotlib-inline",
 }
+TRANSLATE = "from s2s_ref.experiments.translator import Translator\n"
+TRANSLATE += "print(Translator().translate('Save file'))"
 RUN_NOTEBOOKS = """
 import sys, time
 from pathlib import Path
@@ -39,8 +41,8 @@ for path in map(Path, sys.argv[1:]):
 """
 
 
-def test_the_date_model_ships_in_the_package_and_loads_through_importlib_resources():
-    assert assets.names() == ["dates.npz"]
+def test_the_shipped_models_load_through_importlib_resources():
+    assert assets.names() == ["dates.npz", "translator_de.json", "translator_de.npz"]
     weights = assets.load_npz("dates.npz")
     saved = load_results("dates_numpy")
     assert weights["dec_Wh"].shape == (128, 3 * 128)  # a GRU decoder, H = 128
@@ -97,6 +99,7 @@ def test_a_wheel_in_a_fresh_venv_runs_every_solution_alone_in_an_empty_folder(tm
     wheel = _build_wheel(tmp_path)
     files = zipfile.ZipFile(wheel).namelist()
     shipped = {"s2s_ref/assets/dates.npz", "s2s_ref/experiments/results/dates_numpy.json"}
+    shipped |= {"s2s_ref/assets/translator_de.npz", "s2s_ref/assets/translator_de.json"}
     assert shipped <= set(files)
     assert any(f.endswith("licenses/LICENSE") for f in files), "the wheel carries LICENSE"
     assert not any(f.startswith(("tests/", "solutions/", "book/")) for f in files)
@@ -124,7 +127,7 @@ def test_a_wheel_in_a_fresh_venv_runs_every_solution_alone_in_an_empty_folder(tm
         shutil.copy(solution, folder)
         folders.append(folder / solution.name)
     where = subprocess.run(
-        [str(python), "-c", "import s2s_ref; print(s2s_ref.__file__)"],
+        [str(python), "-c", "import s2s_ref; print(s2s_ref.__file__)\n" + TRANSLATE],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -132,6 +135,7 @@ def test_a_wheel_in_a_fresh_venv_runs_every_solution_alone_in_an_empty_folder(tm
         check=True,
     ).stdout
     assert where.startswith(str(venv)) and str(ROOT) not in where
+    assert where.splitlines()[1].strip(), "the shipped translator gave an empty translation"
     ran = subprocess.run(
         [str(python), "-c", RUN_NOTEBOOKS, *map(str, folders)],
         capture_output=True,

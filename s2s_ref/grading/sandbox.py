@@ -38,6 +38,7 @@ PACKAGE = Path(__file__).resolve().parents[1]  # s2s_ref/
 REPOSITORY = PACKAGE.parent
 FILE_LIMIT_BYTES = 2**30  # one file written by learner code
 SCRATCH_BYTES = 2**30  # the scratch tmpfs
+SHM_BYTES = 2**28  # the private /dev/shm (unshare mode)
 OPEN_FILES = 256
 PROCESSES = 4096  # threads count too (BLAS, PyTorch); a fork bomb stops here
 NOBODY = 65534
@@ -289,7 +290,9 @@ def die_with_parent() -> None:
 
 def cover(folders, scratch: str, scratch_bytes: int) -> None:
     """In a private mount namespace (``unshare`` mode): an empty read-only tmpfs over each of
-    ``folders``, and a tmpfs of ``scratch_bytes`` as the scratch folder."""
+    ``folders``, a tmpfs of ``scratch_bytes`` as the scratch folder and a fresh one as
+    ``/dev/shm``, then every other mount made read-only, so that the scratch folder is the only
+    writable place even for a worker that keeps root's uid."""
     if not folders and not scratch_bytes:
         return
     libc = ctypes.CDLL(None, use_errno=True)
@@ -297,8 +300,12 @@ def cover(folders, scratch: str, scratch_bytes: int) -> None:
     ms_rdonly, ms_nosuid, ms_nodev, ms_private, ms_rec = 1, 2, 4, 1 << 18, 1 << 14
     libc.mount(b"none", b"/", None, ms_rec | ms_private, None)  # nothing leaks to the host
     mounts = [(f, ms_rdonly, b"size=4k,mode=0555") for f in folders]
+    writable = [scratch] if scratch_bytes else []
     if scratch_bytes:
         mounts.append((scratch, 0, f"size={scratch_bytes},mode=0777".encode()))
+    if os.path.isdir("/dev/shm"):
+        mounts.append(("/dev/shm", 0, f"size={SHM_BYTES},mode=1777".encode()))
+        writable.append("/dev/shm")
     for folder, flags, options in mounts:
         if (
             libc.mount(
@@ -307,15 +314,47 @@ def cover(folders, scratch: str, scratch_bytes: int) -> None:
             != 0
         ):
             raise OSError(ctypes.get_errno(), f"could not cover {folder}")
+    _set_read_only(libc, "/", True, recursive=True)
+    for folder in writable:
+        _set_read_only(libc, folder, False, recursive=False)
+
+
+def _set_read_only(libc, path: str, read_only: bool, *, recursive: bool) -> None:
+    """``mount_setattr(2)`` (Linux 5.12): set or clear MOUNT_ATTR_RDONLY on the mount at ``path``
+    (and, if ``recursive``, every mount below it)."""
+    attr = (ctypes.c_uint64 * 4)(*((1, 0) if read_only else (0, 1)), 0, 0)  # set, clear, ...
+    flags = 0x8000 if recursive else 0  # AT_RECURSIVE
+    if libc.syscall(442, -100, os.fsencode(path), flags, attr, ctypes.sizeof(attr)) != 0:
+        raise OSError(ctypes.get_errno(), f"could not make {path} read-only")
 
 
 def become(uid: int) -> None:
-    """Drop to ``uid`` (and the same gid, no supplementary groups) when asked, i.e. as root."""
-    if uid < 0:
-        return
-    os.setgroups([])
-    os.setgid(uid)
-    os.setuid(uid)
+    """Drop to ``uid`` (and the same gid, no supplementary groups) when asked, i.e. as root; a
+    worker that stays root (inside a user namespace, or where uid 65534 cannot run the
+    interpreter) loses every capability but reading: it can no longer unmount the covers, remount
+    a folder writable, or signal, trace or write past the permissions of other users."""
+    if uid >= 0:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+    if os.geteuid() == 0:
+        _keep_only_reading()
+
+
+def _keep_only_reading() -> None:
+    """Keep CAP_DAC_READ_SEARCH alone, in this process and in anything it executes."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    read_search = 2
+    libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS: no setuid binary gives them back
+    last = int(Path("/proc/sys/kernel/cap_last_cap").read_text())
+    for cap in range(last + 1):
+        if cap != read_search and libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "could not drop the capability bounding set")
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    keep = 1 << read_search
+    data = (ctypes.c_uint32 * 6)(keep, keep, 0, 0, 0, 0)  # effective, permitted, inheritable x2
+    if libc.capset(header, data) != 0:
+        raise OSError(ctypes.get_errno(), "could not drop capabilities")
 
 
 def limit_resources(memory_bytes: int, cpu_seconds: int) -> None:
