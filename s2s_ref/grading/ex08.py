@@ -1,31 +1,17 @@
 """Graded tests of exercise ex08: layer normalisation, the causal mask and multi-head attention.
 
-Every test draws fresh random inputs of distinct sizes (N, T, S, D, heads, head size all
-different, so a transposed matrix or a swapped axis cannot pass), runs fixed edge cases (N = 1,
-T = 1, S != T, a long T, padded keys with huge values behind the mask), compares with the
-reference and names known mistakes.
-
-One source per mistake: each entry of the catalogue is a patch of the reference code, which the
-solution notebook holds verbatim. The mutation suite applies the patch to the solution; this
-module applies the same patch to the reference function to simulate the mistake, and a learner
-whose output equals the simulation reads the mistake's words.
+Declarative (see ``grading.spec``): every test draws fresh random inputs of distinct sizes (N, T,
+S, D, heads, head size all different, so a transposed matrix or a swapped axis cannot pass), runs
+fixed edge cases (N = 1, T = 1, S != T, a long T, padded keys with huge values behind the mask),
+compares with the reference and names the typical mistakes of the catalogue below.
 Book: chapter 8; notebook: ex08_transformer.ipynb.
 """
 
-import inspect
-
 import numpy as np
 
-from s2s_ref.grading.feedback import (
-    Feedback,
-    Findings,
-    case,
-    check_array,
-    forward_for_cache,
-    unpack,
-)
-from s2s_ref.grading.reference import load_private
-from s2s_ref.grading.registry import Exercise, Mistake, test_rng
+from s2s_ref.grading.feedback import Feedback
+from s2s_ref.grading.registry import Exercise
+from s2s_ref.grading.spec import Case, Spec
 
 EXERCISE = Exercise(
     key="ex08",
@@ -40,29 +26,22 @@ EXERCISE = Exercise(
         "s2s_ref.numpy_nn.transformer", "s2s_ref.torch_nn.transformer",
     ),
 )  # fmt: skip
-REFERENCES = {
-    "layer_norm_forward": load_private("s2s_ref.numpy_nn.layer_norm"),
-    "layer_norm_backward": load_private("s2s_ref.numpy_nn.layer_norm"),
-    "causal_mask": load_private("s2s_ref.numpy_nn.multihead"),
-    "multi_head_attention_forward": load_private("s2s_ref.numpy_nn.multihead"),
-    "multi_head_attention_backward": load_private("s2s_ref.numpy_nn.multihead"),
-}
+GRADS = ("dq", "dkv", "dWq", "dWk", "dWv", "dWo", "dbq", "dbk", "dbv", "dbo")
+SPEC = Spec(
+    EXERCISE,
+    references=("s2s_ref.numpy_nn.layer_norm", "s2s_ref.numpy_nn.multihead"),
+    returns={
+        "layer_norm_forward": ("y", "cache"),
+        "layer_norm_backward": ("dx", "dgamma", "dbeta"),
+        "multi_head_attention_forward": ("out", "weights", "cache"),
+        "multi_head_attention_backward": GRADS,
+    },
+)
 N, T, S, D, HEADS = 2, 5, 7, 12, 3  # one head has d = 4 columns
 LONG = 24
-GRADS = ("dq", "dkv", "dWq", "dWk", "dWv", "dWo", "dbq", "dbk", "dbv", "dbo")
-SHAPES = {"dx": "the shape of x", "dgamma": "(D,)", "dbeta": "(D,)", "y": "the shape of x",
-          "out": "(N, T, D)", "weights": "(N, n_heads, T, S)", "dq": "(N, T, D)",
-          "dkv": "(N, S, D)", "mask": "(T, T)"}  # fmt: skip
 
-
-def reference(name):
-    """The reference function a learner's function is compared with."""
-    return getattr(REFERENCES[name], name)
-
-
-# The catalogue: (function, name, {reference text: buggy text}, label, explanation). The label is
-# what the feedback must contain (the mutation suite checks it, and that no other label shows);
-# the explanation follows it in the feedback.
+# The catalogue: (function, name, {reference text: buggy text}, label, explanation); the feedback
+# shows the label and its explanation when a wrong output equals the mistake's simulation.
 CATALOGUE = [
     ("layer_norm_forward", "unbiased variance",
      {"var = ((x - mu) ** 2).mean(axis=-1, keepdims=True)":
@@ -74,7 +53,9 @@ CATALOGUE = [
      "eps is outside the square root",
      ": divide by sqrt(var + eps); it matters when the variance is small."),
     ("layer_norm_forward", "statistics over the wrong axis",
-     {".mean(axis=-1, keepdims=True)  # (..., 1)": ".mean(axis=0, keepdims=True)  # (..., 1)"},
+     {"mu = x.mean(axis=-1, keepdims=True)": "mu = x.mean(axis=0, keepdims=True)",
+      "var = ((x - mu) ** 2).mean(axis=-1, keepdims=True)":
+      "var = ((x - mu) ** 2).mean(axis=0, keepdims=True)"},
      "the mean and variance run over the wrong axis",
      ": layer normalisation averages the D features of one position, the last axis."),
     ("layer_norm_backward", "layer-norm backward without the mean terms",
@@ -87,7 +68,7 @@ CATALOGUE = [
      "dx lacks the path through the variance",
      ": subtract x_hat * mean(g * x_hat) too."),
     ("layer_norm_backward", "gamma forgotten in dx",
-     {"g = dy * gamma": "g = dy"},
+     {"    g = dy * gamma\n": "    g = dy\n"},
      "dx forgets gamma",
      ": y = gamma * x_hat + beta, so the gradient reaching x_hat is dy * gamma."),
     ("causal_mask", "causal mask without its diagonal",
@@ -112,8 +93,12 @@ CATALOGUE = [
      "the scores are divided by sqrt(D)",
      ": one head's dot product has d = D / n_heads terms, so divide by sqrt(d)."),
     ("multi_head_attention_forward", "heads split along the wrong axis",
-     {".reshape(N, T, n_heads, d).transpose(0, 2, 1, 3)": ".reshape(N, n_heads, T, d)",
-      ".reshape(N, S, n_heads, d).transpose(0, 2, 1, 3)": ".reshape(N, n_heads, S, d)",
+     {"(q @ Wq + bq).reshape(N, T, n_heads, d).transpose(0, 2, 1, 3)":
+      "(q @ Wq + bq).reshape(N, n_heads, T, d)",
+      "(kv @ Wk + bk).reshape(N, S, n_heads, d).transpose(0, 2, 1, 3)":
+      "(kv @ Wk + bk).reshape(N, n_heads, S, d)",
+      "(kv @ Wv + bv).reshape(N, S, n_heads, d).transpose(0, 2, 1, 3)":
+      "(kv @ Wv + bv).reshape(N, n_heads, S, d)",
       "(weights @ V).transpose(0, 2, 1, 3).reshape(N, T, D)": "(weights @ V).reshape(N, T, D)"},
      "the heads are split along the wrong axis",
      ": head h is the columns h*d .. (h+1)*d - 1; reshape (N, T, D) to (N, T, n_heads, d), then "
@@ -157,34 +142,82 @@ CATALOGUE = [
 ]  # fmt: skip
 
 
-def _simulate(function, replace):
-    """The reference function with the mistake's replacements made: what the mistake returns."""
-    module = REFERENCES[function]
-    source = inspect.getsource(getattr(module, function))
-    for old, new in replace.items():
-        if old not in source:
-            raise ValueError(f"ex08 catalogue: {old!r} does not occur in the reference {function}")
-        source = source.replace(old, new)
-    namespace = dict(vars(module))
-    exec(compile(source, f"<ex08 mistake in {function}>", "exec"), namespace)
-    return namespace[function]
-
-
-SIMULATIONS = {
-    function: [] for function in EXERCISE.functions
-}  # function -> [(description, simulated function)]
 for _function, _name, _replace, _label, _explanation in CATALOGUE:
-    EXERCISE.mistakes.append(Mistake(_name, _function, _replace, _label))
-    SIMULATIONS[_function].append((_label + _explanation, _simulate(_function, _replace)))
+    SPEC.mistake(_name, _function, _replace, _label + _explanation)
 
 
-def _mistakes(function, pick, *args):
-    """{description: producer} of the simulated mistakes of `function` on these arguments; pick
-    takes the simulated function's result to the array being checked."""
-    return {
-        description: (lambda f=simulated: pick(f(*args)))
-        for description, simulated in SIMULATIONS[function]
-    }
+# ---- layer normalisation ----
+
+LAYER_NORM_CASES = (
+    Case(sizes=dict(shape=(N, T, D), scale=2.0, shift=1.0)),
+    Case("with x of scale 1e-3, where eps matters", dict(shape=(N, T, D), scale=1e-3)),
+    Case("with N = 1, T = 1", dict(shape=(1, 1, D), scale=3.0)),
+    Case("with a 2-D x (N, D)", dict(shape=(3, D), shift=-2.0)),
+    Case(f"with a long T = {LONG}", dict(shape=(N, LONG, D))),
+)
+
+
+def layer_norm_inputs(rng, shape, scale=1.0, shift=0.0):
+    """x of ``shape`` (..., D), gamma and beta (D,), dy upstream (the shape of x)."""
+    return dict(
+        x=rng.normal(size=shape) * scale + shift,
+        gamma=rng.normal(size=D),
+        beta=rng.normal(size=D),
+        dy=rng.normal(size=shape),
+    )
+
+
+@SPEC.test(
+    points=2,
+    function="layer_norm_forward",
+    inputs=layer_norm_inputs,
+    cases=LAYER_NORM_CASES,
+    outputs={"y": "the shape of x"},
+)
+def layer_norm_forward_matches_reference(F, p):
+    """y is the normalised x, scaled by gamma and shifted by beta, over the last axis"""
+    return F.layer_norm_forward(p["x"], p["gamma"], p["beta"], 1e-5)[:1]
+
+
+@SPEC.test(
+    points=3,
+    function="layer_norm_backward",
+    inputs=layer_norm_inputs,
+    cases=LAYER_NORM_CASES,
+    outputs={"dx": "the shape of x", "dgamma": "(D,)", "dbeta": "(D,)"},
+)
+def layer_norm_backward_matches_reference(F, p):
+    """dx, dgamma, dbeta equal the reference (through both mean terms)"""
+    cache = F.layer_norm_forward(p["x"], p["gamma"], p["beta"])[1]
+    return F.layer_norm_backward(p["dy"], cache)
+
+
+# ---- the causal mask ----
+
+
+def _boolean(got, p):
+    mask = got[0]
+    if not (isinstance(mask, np.ndarray) and mask.dtype == np.bool_):
+        raise Feedback(
+            f"the mask has dtype {getattr(mask, 'dtype', type(mask).__name__)}; it must be "
+            "boolean (True = may attend), e.g. np.ones((T, T), dtype=bool)."
+        )
+
+
+@SPEC.test(
+    points=1,
+    function="causal_mask",
+    inputs=lambda rng, t: dict(t=t),
+    cases=(Case(sizes=dict(t=T)), *(Case(f"with T = {t}", dict(t=t)) for t in (1, 0, LONG))),
+    outputs={"mask": "(T, T)"},
+    also=_boolean,
+)
+def causal_mask_matches_reference(F, p):
+    """True on and below the diagonal, boolean, also for T = 1 and T = 0"""
+    return (F.causal_mask(p["t"]),)
+
+
+# ---- multi-head attention ----
 
 
 def _key_mask(rng, n, s):
@@ -196,157 +229,98 @@ def _key_mask(rng, n, s):
     return np.arange(s)[None, :] < lengths[:, None]
 
 
-def _params(rng):
-    return [rng.normal(size=(D, D)) / np.sqrt(D) for _ in range(4)] + [
-        rng.normal(size=D) * 0.1 for _ in range(4)
-    ]
+def attention_inputs(rng, kind):
+    """q (n, t, D), kv (n, s, D), mask (n, t, s) bool, the weights Wq, Wk, Wv, Wo (D, D) and
+    biases (D,), dout (n, t, D) upstream; ``kind`` picks the case."""
+    p = {f"W{k}": rng.normal(size=(D, D)) / np.sqrt(D) for k in "qkvo"}
+    p |= {f"b{k}": rng.normal(size=D) * 0.1 for k in "qkvo"}
+    if kind == "random":
+        q, kv, mask = (
+            rng.normal(size=(N, T, D)),
+            rng.normal(size=(N, S, D)),
+            np.ones((N, T, S), bool),
+        )
+    elif kind == "padded":  # huge values behind the mask
+        keys = _key_mask(rng, 3, S)
+        q, kv = rng.normal(size=(3, T, D)), rng.normal(size=(3, S, D))
+        kv[~keys] = 1e4 * rng.normal(size=(int((~keys).sum()), D))
+        mask = np.broadcast_to(keys[:, None, :], (3, T, S)).copy()
+    elif kind == "causal":  # self-attention, kv is q
+        q = kv = rng.normal(size=(N, T, D))
+        mask = np.tril(np.ones((T, T), dtype=bool))[None] & _key_mask(rng, N, T)[:, None, :]
+        mask[:, :, 0] = True  # every query keeps a key
+    elif kind == "one":
+        q, kv, mask = (
+            rng.normal(size=(1, 1, D)),
+            rng.normal(size=(1, S, D)),
+            np.ones((1, 1, S), bool),
+        )
+    else:  # long causal self-attention
+        q = kv = rng.normal(size=(1, LONG, D))
+        mask = np.tril(np.ones((LONG, LONG), dtype=bool))[None]
+    return p | dict(q=q, kv=kv, mask=mask, dout=rng.normal(size=q.shape))
 
 
-def _attention_cases(rng):
-    """(label, q, kv, mask) of every forward and backward test, the random case first."""
-    q, kv = rng.normal(size=(N, T, D)), rng.normal(size=(N, S, D))
-    yield "", q, kv, np.ones((N, T, S), dtype=bool)
-    keys = _key_mask(rng, 3, S)
-    kv = rng.normal(size=(3, S, D))
-    kv[~keys] = 1e4 * rng.normal(size=(int((~keys).sum()), D))  # huge values behind the mask
-    yield (
-        "with padded keys holding values of 1e4",
-        rng.normal(size=(3, T, D)),
-        kv,
-        np.broadcast_to(keys[:, None, :], (3, T, S)).copy(),
-    )
-    x = rng.normal(size=(N, T, D))
-    causal = np.tril(np.ones((T, T), dtype=bool))[None] & _key_mask(rng, N, T)[:, None, :]
-    causal[:, :, 0] = True  # every query keeps a key
-    yield "in causal self-attention (kv = q) with padding", x, x, causal
-    yield (
-        "with N = 1, T = 1",
-        rng.normal(size=(1, 1, D)),
-        rng.normal(size=(1, S, D)),
-        (np.ones((1, 1, S), dtype=bool)),
-    )
-    x = rng.normal(size=(1, LONG, D))
-    yield f"with a long T = {LONG}", x, x, np.tril(np.ones((LONG, LONG), dtype=bool))[None]
+ATTENTION_CASES = (
+    Case(sizes=dict(kind="random")),
+    Case("with padded keys holding values of 1e4", dict(kind="padded")),
+    Case("in causal self-attention (kv = q) with padding", dict(kind="causal")),
+    Case("with N = 1, T = 1", dict(kind="one")),
+    Case(f"with a long T = {LONG}", dict(kind="long")),
+)
 
 
-def _layer_norm_cases(rng):
-    yield "", rng.normal(size=(N, T, D)) * 2 + 1
-    yield "with x of scale 1e-3, where eps matters", rng.normal(size=(N, T, D)) * 1e-3
-    yield "with N = 1, T = 1", rng.normal(size=(1, 1, D)) * 3
-    yield "with a 2-D x (N, D)", rng.normal(size=(3, D)) - 2
-    yield f"with a long T = {LONG}", rng.normal(size=(N, LONG, D))
+def _attention(F, p):
+    """F's multi_head_attention_forward on the inputs p: (out, weights, cache)."""
+    weights = [p[k] for k in ("Wq", "Wk", "Wv", "Wo", "bq", "bk", "bv", "bo")]
+    with np.errstate(all="ignore"):
+        return F.multi_head_attention_forward(p["q"], p["kv"], p["mask"], *weights, HEADS)
 
 
-@EXERCISE.test(points=2, function="layer_norm_forward")
-def layer_norm_forward_matches_reference(learner):
-    """y is the normalised x, scaled by gamma and shifted by beta, over the last axis"""
-    rng = test_rng()
-    gamma, beta = rng.normal(size=D), rng.normal(size=D)
-    for label, x in _layer_norm_cases(rng):
-        with case(label):
-            args = (x, gamma, beta, 1e-5)
-            got = unpack(learner.layer_norm_forward(*args), "layer_norm_forward", ("y", "cache"))
-            mistakes = _mistakes("layer_norm_forward", lambda r: r[0], *args)
-            want = reference("layer_norm_forward")(*args)[0]
-            check_array("y", got[0], want, shape_hint="the shape of x", mistakes=mistakes)
+def _masked_keys_get_zero(got, p):
+    allowed = np.broadcast_to(p["mask"][:, None], np.shape(got[0]))
+    if np.any(np.asarray(got[0])[~allowed] != 0):
+        raise Feedback(
+            "a key where the mask is False must get weight exactly 0, not merely a tiny "
+            "one: set its score to -inf before the softmax."
+        )
 
 
-@EXERCISE.test(points=3, function="layer_norm_backward")
-def layer_norm_backward_matches_reference(learner):
-    """dx, dgamma, dbeta equal the reference (through both mean terms)"""
-    rng = test_rng()
-    gamma, beta = rng.normal(size=D), rng.normal(size=D)
-    names = ("dx", "dgamma", "dbeta")
-    for label, x in _layer_norm_cases(rng):
-        with case(label):
-            cache = forward_for_cache(learner.layer_norm_forward, ("y", "cache"), x, gamma, beta)[1]
-            dy = rng.normal(size=x.shape)
-            grads = unpack(learner.layer_norm_backward(dy, cache), "layer_norm_backward", names)
-            ref_cache = reference("layer_norm_forward")(x, gamma, beta)[1]
-            want = reference("layer_norm_backward")(dy, ref_cache)
-            found = Findings()
-            for i, (name, got) in enumerate(zip(names, grads, strict=True)):
-                mistakes = _mistakes("layer_norm_backward", lambda r, i=i: r[i], dy, ref_cache)
-                found.check(name, got, want[i], shape_hint=SHAPES[name], mistakes=mistakes)
-            found.raise_any()
-
-
-@EXERCISE.test(points=1, function="causal_mask")
-def causal_mask_matches_reference(learner):
-    """True on and below the diagonal, boolean, also for T = 1 and T = 0"""
-    for length in (T, 1, 0, LONG):
-        with case(f"with T = {length}" if length != T else ""):
-            got = learner.causal_mask(length)
-            if got is not None and not (isinstance(got, np.ndarray) and got.dtype == np.bool_):
-                raise Feedback(
-                    f"the mask has dtype {getattr(got, 'dtype', type(got).__name__)}; it must be "
-                    "boolean (True = may attend), e.g. np.ones((T, T), dtype=bool)."
-                )
-            mistakes = _mistakes("causal_mask", lambda r: r, length)
-            check_array("mask", got, reference("causal_mask")(length), shape_hint="(T, T)",
-                        mistakes=mistakes)  # fmt: skip
-
-
-def _forward(fn, q, kv, mask, params):
-    return fn(q, kv, mask, *params, HEADS)
-
-
-@EXERCISE.test(points=3, function="multi_head_attention_forward")
-def attention_forward_matches_reference(learner):
+@SPEC.test(
+    points=3,
+    function="multi_head_attention_forward",
+    inputs=attention_inputs,
+    cases=ATTENTION_CASES,
+    outputs={"weights": "(N, n_heads, T, S)", "out": "(N, T, D)"},
+    also=_masked_keys_get_zero,
+)
+def attention_forward_matches_reference(F, p):
     """weights and out equal the reference; masked keys get exactly 0"""
-    rng = test_rng()
-    params = _params(rng)
-    ref_forward = reference("multi_head_attention_forward")
-    for label, q, kv, mask in _attention_cases(rng):
-        with case(label), np.errstate(all="ignore"):
-            got = unpack(
-                _forward(learner.multi_head_attention_forward, q, kv, mask, params),
-                "multi_head_attention_forward",
-                ("out", "weights", "cache"),
-            )
-            out, weights, _ = _forward(ref_forward, q, kv, mask, params)
-            args = (q, kv, mask, *params, HEADS)
-            for i, (name, want) in ((1, ("weights", weights)), (0, ("out", out))):
-                mistakes = _mistakes("multi_head_attention_forward", lambda r, i=i: r[i], *args)
-                check_array(name, got[i], want, shape_hint=SHAPES[name], mistakes=mistakes)
-            allowed = np.broadcast_to(mask[:, None], weights.shape)
-            if np.any(np.asarray(got[1])[~allowed] != 0):
-                raise Feedback(
-                    "a key where the mask is False must get weight exactly 0, not merely a tiny "
-                    "one: set its score to -inf before the softmax."
-                )
+    out, weights, _ = _attention(F, p)
+    return weights, out
 
 
-@EXERCISE.test(points=4, function="multi_head_attention_backward")
-def attention_backward_matches_reference(learner):
+def _unread_keys_get_zero(got, p):
+    unread = ~p["mask"].any(axis=1)  # (N, S): keys that no query may attend to
+    if p["q"] is not p["kv"] and np.any(np.asarray(got[1])[unread] != 0):
+        raise Feedback("dkv must be exactly 0 for keys that no query may attend to.")
+
+
+@SPEC.test(
+    points=4,
+    function="multi_head_attention_backward",
+    inputs=attention_inputs,
+    cases=ATTENTION_CASES,
+    outputs={
+        "dq": "(N, T, D)",
+        "dkv": "(N, S, D)",
+        **{name: "(D, D)" for name in GRADS[2:6]},
+        **{name: "(D,)" for name in GRADS[6:]},
+    },  # fmt: skip
+    also=_unread_keys_get_zero,
+)
+def attention_backward_matches_reference(F, p):
     """the ten gradients equal the reference; 0 for keys that no query may attend to"""
-    rng = test_rng()
-    params = _params(rng)
-    ref_forward = reference("multi_head_attention_forward")
-    ref_backward = reference("multi_head_attention_backward")
-    for label, q, kv, mask in _attention_cases(rng):
-        with case(label), np.errstate(all="ignore"):
-            cache = forward_for_cache(
-                learner.multi_head_attention_forward,
-                ("out", "weights", "cache"),
-                q, kv, mask, *params, HEADS,
-            )[2]  # fmt: skip
-            dout = rng.normal(size=q.shape)
-            grads = unpack(
-                learner.multi_head_attention_backward(dout, cache),
-                "multi_head_attention_backward",
-                GRADS,
-            )
-            ref_cache = _forward(ref_forward, q, kv, mask, params)[2]
-            want = ref_backward(dout, ref_cache)
-            found = Findings()
-            for i, (name, got) in enumerate(zip(GRADS, grads, strict=True)):
-                mistakes = _mistakes(
-                    "multi_head_attention_backward", lambda r, i=i: r[i], dout, ref_cache
-                )
-                found.check(name, got, want[i], shape_hint=SHAPES.get(name, "(D, D)" if "W"
-                            in name else "(D,)"), mistakes=mistakes)  # fmt: skip
-            found.raise_any()
-            unread = ~mask.any(axis=1)  # (N, S): keys that no query may attend to
-            if q is not kv and np.any(np.asarray(grads[1])[unread] != 0):
-                raise Feedback("dkv must be exactly 0 for keys that no query may attend to.")
+    cache = _attention(F, p)[2]
+    with np.errstate(all="ignore"):
+        return F.multi_head_attention_backward(p["dout"], cache)
