@@ -3,10 +3,7 @@ a solution or stub notebook with hostile code put in; the tests it could win fal
 (the others keep the points the notebook's own, honest code earns). Run in the bwrap and the
 plain (none) modes; attacks that signal the grader only where a sandbox holds them."""
 
-import os
 import shutil
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -188,20 +185,11 @@ def _modes():
     return ["none", *(["bwrap"] if shutil.which("bwrap") else [])]
 
 
-def _nobody_can_run_python() -> bool:
-    """As root the plain mode runs the worker as uid 65534: every folder above the interpreter
-    and its packages must let others through."""
-    folders = {Path(os.path.realpath(sys.executable)).parent, Path(np.__file__).resolve().parent}
-    return all(p.stat().st_mode & 0o001 for f in folders for p in (f, *f.parents))
-
-
 @pytest.fixture(params=_modes())
 def mode(request, monkeypatch):
     monkeypatch.setenv("S2S_GRADER_SANDBOX", request.param)
     if request.param != "none" and not sandbox._works(request.param):
         pytest.skip(f"{request.param} cannot make namespaces here")
-    if request.param == "none" and os.geteuid() == 0 and not _nobody_can_run_python():
-        pytest.skip("as root the plain mode's worker (uid 65534) cannot run this interpreter")
     return request.param
 
 

@@ -10,8 +10,9 @@ Three modes, the first that works on this machine (``S2S_GRADER_SANDBOX`` = ``bw
   scratch folder, the only writable place; uid 65534; killed with its parent.
 - ``unshare`` (util-linux): new PID, network, IPC, UTS and mount namespaces; the course's
   ``solutions/``, ``exercises/``, ``tests/``, the package's own folder and the submission's
-  original folder covered by empty tmpfs mounts; a size-capped tmpfs scratch; uid 65534 when the
-  grader runs as root; killed with its parent.
+  original folder covered by empty tmpfs mounts; every other mount read-only, a size-capped tmpfs
+  scratch the only writable place; uid 65534 when the grader runs as root (root's uid without any
+  capability but reading where uid 65534 cannot reach the interpreter); killed with its parent.
 - ``none``: a plain process in its own session, with a warning printed once on stderr. It sees the
   files the grader sees; what stops it is the process boundary and the rlimits.
 
@@ -204,7 +205,8 @@ def _nobody_can_run(view) -> bool:
 
     A root-owned private folder on the way (pyenv under /root, a venv in a ``mktemp -d`` folder)
     makes the unprivileged worker unable to start, so every notebook would score 0: the worker then
-    keeps root's uid (namespaces and rlimits still apply), and the grader says so once on stderr.
+    keeps root's uid, without capabilities but reading (``become``; namespaces, read-only mounts
+    and rlimits still apply), and the grader says so once on stderr.
     """
     folders = [*_interpreter_folders(), *([str(view)] if view is not None else [])]
     blocked = [f for f in folders if not _reachable_by_others(f)]
