@@ -72,7 +72,8 @@ def test_dates_torch_validation_dates_never_occur_in_training():
 
 # The experiments, as a table (kept out of the formatter: one line is easier to scan).
 EXPERIMENTS = ["dates_numpy", "dates_torch", "digits_rows", "forgetting_curve", "forgetting_torch",
-               "long_gap", "numbers_torch", "reversal_lengths", "teacher_forcing"]  # fmt: skip
+               "long_gap", "numbers_torch", "reversal_lengths", "teacher_forcing",
+               "transformer_encoders", "transformer_forgetting"]  # fmt: skip
 
 
 @pytest.mark.parametrize("module", EXPERIMENTS)

@@ -10,25 +10,26 @@ or --target-budget CPU seconds pass: the CPU seconds and steps each took, and th
 over Transformer) from the same run.
 
     python -m s2s_ref.bench.transformer [--steps 20] [--rounds 3] [--device cpu|cuda]
-        [--precision fp32|bf16] [--target 0.9] [--out FILE.json]
+        [--precision fp32|bf16] [--target 0.9] [--out FILE]
 
-With --out, the printed figures are also written as JSON (chapter 8 plots
-``book/ch08/throughput.json``).
+The printed figures are also written as JSON, by default to
+``s2s_ref/experiments/results/transformer_throughput.json``, the file chapter 8 reads
+(``load_results("transformer_throughput")``); give --out for a run the book should not show
+(e.g. ``--device cuda``).
 
 Book: chapter 8, "Why training parallelises over time".
 """
 
 import argparse
-import json
 import time
 
 import numpy as np
 import torch
 
-from s2s_ref.atomic import check_output, write_atomic
 from s2s_ref.data.batching import make_batch
 from s2s_ref.data.tasks import make_reverse
 from s2s_ref.data.vocab import Vocab
+from s2s_ref.experiments.cli import out_arg, output_arg, write_json
 from s2s_ref.experiments.transformer_common import (
     MODELS,
     accuracy_by_length,
@@ -137,13 +138,9 @@ def main(argv=None):
         help="also measure CPU time to this held-out exact match, in (0, 1]",
     )
     parser.add_argument("--target-budget", type=positive(float), default=40.0)
-    parser.add_argument("--out", default=None, help="also write the results as JSON here")
+    out_arg(parser, "transformer_throughput")
     args = parser.parse_args(argv)
-    if args.out is not None:
-        try:
-            check_output(args.out)
-        except (OSError, ValueError) as err:
-            parser.error(f"--out {args.out}: {err}")
+    out = output_arg(parser, args.out)
     if args.min_len > args.max_len:
         parser.error(f"--min-len {args.min_len} exceeds --max-len {args.max_len}")
     if args.target is not None and not 0 < args.target <= 1:
@@ -197,12 +194,11 @@ def main(argv=None):
             f"GRU + Luong / Transformer to exact match {args.target}: {r['cpu_seconds']:.2f}x the "
             f"CPU seconds, {r['steps']:.2f}x the steps{bound}"
         )
-    if args.out is not None:
-        result["settings"] = {
-            k: getattr(args, k)
-            for k in ("steps", "rounds", "min_len", "max_len", "device", "precision", "target")
-        }
-        write_atomic(args.out, json.dumps(result, indent=1) + "\n")
+    result["settings"] = {
+        k: getattr(args, k)
+        for k in ("steps", "rounds", "min_len", "max_len", "device", "precision", "target")
+    }
+    write_json(out, result)
     return result
 
 

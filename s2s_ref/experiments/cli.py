@@ -144,10 +144,11 @@ class ReversalConfig:
         check_config(self)
 
 
-def budget_arguments(parser, *, budget, per, out, seeds=None):
+def budget_arguments(parser, *, budget, per, name, seeds=None):
     """Add the arguments of chapter 8's CPU-budget experiments to ``parser``: ``--budget`` (CPU
     seconds of training per ``per``, default ``budget``), ``--seed`` (default 0) or, when
-    ``seeds`` is a default list, ``--seeds`` (comma-separated), and ``--out`` (default ``out``).
+    ``seeds`` is a default list, ``--seeds`` (comma-separated), and ``--out`` (default
+    ``results_path(name)``, through ``out_arg``).
     Parse, then check the output with ``output_arg(parser, args.out)``."""
     parser.add_argument("--budget", type=positive_float, default=budget,
                         help=f"CPU seconds of training per {per}")  # fmt: skip
@@ -156,7 +157,7 @@ def budget_arguments(parser, *, budget, per, out, seeds=None):
     else:
         parser.add_argument("--seeds", type=seed_list, default=seeds,
                             help="comma-separated seeds, e.g. 0,1,2")  # fmt: skip
-    parser.add_argument("--out", default=out)
+    out_arg(parser, name)
 
 
 def seed_list(text) -> list[int]:

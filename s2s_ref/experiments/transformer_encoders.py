@@ -12,13 +12,12 @@ seed, and per encoder the mean, min and max over seeds.
 
     python -m s2s_ref.experiments.transformer_encoders [--budget 80] [--seeds 0,1,2] [--out FILE]
 
-writes ``book/ch08/encoders.json`` by default and prints the table.
+writes ``s2s_ref/experiments/results/transformer_encoders.json`` by default and prints the table.
 Book: chapter 8, "Three encoders, one task".
 """
 
 import argparse
 import math
-import os
 
 import numpy as np
 import torch
@@ -40,7 +39,6 @@ from s2s_ref.torch_nn.seq2seq import Encoder
 from s2s_ref.torch_nn.training import train
 from s2s_ref.torch_nn.transformer import EncoderLayer, positional_encoding
 
-RESULTS = os.path.join("book", "ch08", "encoders.json")
 MIN_LEN, MAX_LEN, SYMBOLS, C = 5, 60, 10, 128
 EVAL_LENGTHS = (10, 20, 30, 40, 50, 60)
 VOCAB = Vocab("abcdefghij")
@@ -186,7 +184,9 @@ def table(res):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    budget_arguments(parser, budget=80.0, per="encoder and seed", out=RESULTS, seeds=[0, 1, 2])
+    budget_arguments(
+        parser, budget=80.0, per="encoder and seed", name="transformer_encoders", seeds=[0, 1, 2]
+    )
     args = parser.parse_args(argv)
     out = output_arg(parser, args.out)
     res = {

@@ -8,12 +8,12 @@ budget on reversals of lengths 5..100 over 10 symbols, then decode held-out sequ
     python -m s2s_ref.experiments.transformer_forgetting [--budget 150] [--seed 0] [--out FILE]
         [--models gru_attention,transformer]
 
-writes ``book/ch08/forgetting.json`` by default and prints the table; chapter 8 plots it.
+writes ``s2s_ref/experiments/results/transformer_forgetting.json`` by default and prints the
+table; chapter 8 plots it.
 Book: chapter 8, "The forgetting curve to length 100".
 """
 
 import argparse
-import os
 
 import numpy as np
 
@@ -33,7 +33,6 @@ from s2s_ref.experiments.transformer_common import (
 )
 from s2s_ref.torch_nn.training import train
 
-RESULTS = os.path.join("book", "ch08", "forgetting.json")
 MIN_LEN, MAX_LEN, SYMBOLS = 5, 100, 10
 EVAL_LENGTHS = tuple(range(10, 101, 10))
 VOCAB = Vocab("abcdefghij")
@@ -83,7 +82,7 @@ def table(models):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    budget_arguments(parser, budget=150.0, per="model", out=RESULTS)
+    budget_arguments(parser, budget=150.0, per="model", name="transformer_forgetting")
     parser.add_argument("--models", type=model_list, default=list(MODELS),
                         help="comma-separated, e.g. transformer")  # fmt: skip
     args = parser.parse_args(argv)

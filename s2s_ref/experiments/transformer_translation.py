@@ -12,18 +12,19 @@ translations, so chrF starts well above 0 before any learning.
     python -m s2s_ref.experiments.transformer_translation --target de [--budget 40]
         [--seeds 0,1,2] [--models gru_attention,transformer] [--out FILE] [--save PREFIX]
 
-writes ``book/ch08/translation_<target>.json`` by default and prints the table. With --save, the
-run's best model (greedy chrF on the test split) is written as ``PREFIX.npz`` (its float32
-weights) and ``PREFIX.json`` (model kind, vocabularies, scores), the files
-``s2s_ref.experiments.translator`` loads; the play page's translator is
-``--target de --models transformer --seeds 0 --budget 100 --save s2s_ref/assets/translator_de``.
+writes ``s2s_ref/experiments/results/transformer_translation_<target>.json`` by default and
+prints the table. With --save, the run's best model (greedy chrF on the test split) is written as
+``PREFIX.npz`` (its float32 weights) and ``PREFIX.json`` (model kind, vocabularies, scores,
+samples), the files ``s2s_ref.experiments.translator`` loads; the play page's translator is
+``--target de --models transformer --seeds 0 --budget 100 --save s2s_ref/assets/translator_de
+--out /tmp/translator_de_run.json`` (its scores live in its own JSON; the --out keeps the
+committed three-seed results from being overwritten).
 Book: chapter 8, "A real translation task".
 """
 
 import argparse
 import io
 import json
-import os
 
 import numpy as np
 import sacrebleu
@@ -33,6 +34,7 @@ from s2s_ref.atomic import write_atomic
 from s2s_ref.data.batching import make_batch
 from s2s_ref.data.catalogues import message_pairs, split_pairs
 from s2s_ref.data.vocab import Vocab
+from s2s_ref.experiments.cli import results_path
 from s2s_ref.experiments.transformer_common import (
     MODELS,
     build,
@@ -213,11 +215,14 @@ def main(argv=None):
     parser.add_argument("--seeds", type=seed_list, default=[0, 1, 2])
     parser.add_argument("--models", type=model_list, default=list(MODELS))
     parser.add_argument("--save", default=None, help="write the best model to PREFIX.npz/.json")
-    parser.add_argument("--out", default=None, help="default book/ch08/translation_<target>.json")
-    args = parser.parse_args(argv)
-    out = output_path(
-        parser, args.out or os.path.join("book", "ch08", f"translation_{args.target}.json")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="the results file (JSON); default "
+        "s2s_ref/experiments/results/transformer_translation_<target>.json",
     )
+    args = parser.parse_args(argv)
+    out = output_path(parser, args.out or results_path(f"transformer_translation_{args.target}"))
     data, counts = load(args.target)
     tokenize = TARGETS[args.target]
     vocabs = (

@@ -3,7 +3,8 @@
 
 It was trained character by character on a thousand user-interface messages
 (``python -m s2s_ref.experiments.transformer_translation --target de --models transformer
---seeds 0 --budget 100 --save s2s_ref/assets/translator_de``); its JSON holds its held-out scores.
+--seeds 0 --budget 100 --save s2s_ref/assets/translator_de --out /tmp/translator_de_run.json``);
+its JSON holds its held-out scores and samples.
 Book: "Play", "Translate a sentence".
 """
 
