@@ -89,8 +89,9 @@ def load_results(name):
     if not resource.is_file():
         shipped = sorted(p.name[: -len(".json")] for p in RESULTS.glob("*.json"))
         raise FileNotFoundError(
-            f"no results called {name!r}: run its experiment first (python -m "
-            f"s2s_ref.experiments.{name}); the results shipped are {', '.join(shipped)}"
+            f"no results called {name!r}: run the experiment that writes "
+            f"s2s_ref/experiments/results/{name}.json first (the page that shows them names its "
+            f"command); the results shipped are {', '.join(shipped)}"
         )
     return json.loads(resource.read_text(encoding="utf-8"))
 
