@@ -84,7 +84,10 @@ class ConvEncoder(nn.Module):
 
 class SelfAttentionEncoder(nn.Module):
     """Embedding * sqrt(C) + sinusoidal positions, n_layers pre-norm Transformer encoder layers
-    (``torch_nn.transformer.EncoderLayer``), a final layer norm.
+    (``torch_nn.transformer.EncoderLayer``), a final layer norm. The embeddings start N(0, 1/C),
+    as the Transformer's do, so that the scaled embedding and the positions (both of size about 1)
+    weigh alike; with nn.Embedding's N(0, 1) the embedding would be sqrt(C) = 11 times larger and
+    drown the positions that reversal needs.
 
     forward(src (N, S), src_mask (N, S) bool) -> outputs (N, S, C) (0 on padding), summary
     (N, C) (their mean over real positions).
@@ -94,6 +97,7 @@ class SelfAttentionEncoder(nn.Module):
     def __init__(self, V, C, n_heads=4, H=256, n_layers=1):
         super().__init__()
         self.embedding = nn.Embedding(V, C)
+        nn.init.normal_(self.embedding.weight, 0.0, C**-0.5)
         self.layers = nn.ModuleList(EncoderLayer(C, n_heads, H) for _ in range(n_layers))
         self.norm = nn.LayerNorm(C)
         self.out_size = C
