@@ -59,3 +59,27 @@ def as_float(func: str, **arrays) -> list:
             )
         out.append(array)
     return out
+
+
+def check_gated(func: str, gates: str, **specs) -> list:
+    """check_shapes, then that the stacked weights have one block of H columns per gate
+    -> the arrays as floats (as_float), in the order given.
+
+    gates: the gate names, such as "i, f, g, o"; specs: ``name=(array, "D 4H")`` as for
+    check_shapes, with G (the number of gates) before the H of the stacked axes.
+    """
+    sizes = check_shapes(func, **specs)
+    G = len(gates.split(", "))
+    if sizes[f"{G}H"] != G * sizes["H"]:
+        raise ShapeError(
+            f"{func}: the weights and biases should have {G}H = {G * sizes['H']} columns (the "
+            f"gates {gates} stacked, H = {sizes['H']} each), got {sizes[f'{G}H']}"
+        )
+    return as_float(func, **{name: array for name, (array, _) in specs.items()})
+
+
+def steps_shape(step_caches: list) -> str:
+    """The shape "N T H" of the states a list of recurrent step caches holds, for check_shapes
+    (h_prev is each cache's second entry); letters where no step is cached."""
+    N, H = step_caches[0][1].shape if step_caches else ("N", "H")
+    return f"{N} {len(step_caches)} {H}"

@@ -21,7 +21,7 @@ Book: chapter 2, "How fast is the NumPy LSTM?".
 import numpy as np
 
 from s2s_ref.numpy_nn.activations import sigmoid
-from s2s_ref.shapes import ShapeError, as_float, check_shapes
+from s2s_ref.shapes import as_float, check_gated, check_shapes
 
 
 def fused_lstm_forward(x, h0, c0, Wx, Wh, b):
@@ -33,7 +33,7 @@ def fused_lstm_forward(x, h0, c0, Wx, Wh, b):
     The values of ``lstm.lstm_forward``; x @ Wx + b for all steps in one matmul before the loop,
     time-major (T, N, .) arrays inside it, one tanh for the four gates.
     """
-    x, h0, c0, Wx, Wh, b = _checked(
+    x, h0, c0, Wx, Wh, b = check_gated(
         "fused_lstm_forward",
         "i, f, g, o",
         x=(x, "N T D"),
@@ -103,7 +103,7 @@ def fused_gru_forward(x, h0, Wx, Wh, bx, bh):
     The values of ``gru.gru_forward``, arranged as in fused_lstm_forward: x @ Wx + bx for all
     steps in one matmul before the loop, and time-major (T, N, .) arrays inside it.
     """
-    x, h0, Wx, Wh, bx, bh = _checked(
+    x, h0, Wx, Wh, bx, bh = check_gated(
         "fused_gru_forward",
         "r, z, n",
         x=(x, "N T D"),
@@ -247,16 +247,3 @@ def _gru_cell_backward(dh_next, h_prev, rz, n, ah_n, dax, dah):
     dah[:, : 2 * H] = dax[:, : 2 * H]  # r and z see ax and ah through the same sum
     np.multiply(da_n, r, out=dah[:, 2 * H :])  # ah_n is scaled by r, ax_n is not
     return dh_next * z
-
-
-def _checked(func, gates, **specs):
-    """specs: name=(array, letter shape). check_shapes, then that the stacked weights have one
-    block of H columns per gate -> the arrays as floats (as_float), in the order given."""
-    sizes = check_shapes(func, **specs)
-    G = len(gates.split(", "))
-    if sizes[f"{G}H"] != G * sizes["H"]:
-        raise ShapeError(
-            f"{func}: the weights and biases should have {G}H = {G * sizes['H']} columns (the "
-            f"gates {gates} stacked, H = {sizes['H']} each), got {sizes[f'{G}H']}"
-        )
-    return as_float(func, **{name: array for name, (array, _) in specs.items()})
