@@ -144,6 +144,26 @@ class ReversalConfig:
         check_config(self)
 
 
+def budget_config(budget_s, seed, progress=False, **fields):
+    """The training settings of a run stopped by budget_s CPU seconds on one CPU thread (torch
+    experiments), so that every model of a comparison gets the same budget.
+
+    fields: the other ``torch_nn.training.TrainConfig`` fields (lr, batch_size, max_steps, ...)
+    -> TrainConfig
+    """
+    from s2s_ref.torch_nn.training import TrainConfig  # torch only for the torch experiments
+
+    return TrainConfig(
+        time_budget_s=budget_s,
+        budget_clock="cpu",
+        seed=seed,
+        device="cpu",
+        cpu_threads=1,
+        progress=progress,
+        **fields,
+    )
+
+
 def budget_arguments(parser, *, budget, per, out, seeds=None):
     """Add the arguments of chapter 8's CPU-budget experiments to ``parser``: ``--budget`` (CPU
     seconds of training per ``per``, default ``budget``), ``--seed`` (default 0) or, when

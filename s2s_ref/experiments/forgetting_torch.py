@@ -19,11 +19,18 @@ import torch
 from s2s_ref.data.batching import make_batch
 from s2s_ref.data.tasks import make_reverse
 from s2s_ref.data.vocab import Vocab
-from s2s_ref.experiments.cli import out_arg, output_arg, positive_float, seed_arg, write_json
+from s2s_ref.experiments.cli import (
+    budget_config,
+    out_arg,
+    output_arg,
+    positive_float,
+    seed_arg,
+    write_json,
+)
 from s2s_ref.metrics import token_accuracy
 from s2s_ref.torch_nn.attention_seq2seq import AttentionSeq2Seq
 from s2s_ref.torch_nn.search import greedy_decode
-from s2s_ref.torch_nn.training import TrainConfig, train
+from s2s_ref.torch_nn.training import train
 
 MIN_LEN, MAX_LEN, SYMBOLS = 5, 60, 10
 EVAL_LENGTHS = (10, 20, 30, 40, 50, 60)
@@ -57,18 +64,7 @@ def run_one(decoder, budget_s, seed=0, n_train=20_000):
         decoder=decoder,
         generator=torch.Generator().manual_seed(seed),
     )
-    config = TrainConfig(
-        lr=5e-3,
-        batch_size=64,
-        max_steps=4000,
-        warmup_steps=50,
-        time_budget_s=budget_s,
-        budget_clock="cpu",
-        seed=seed,
-        device="cpu",
-        cpu_threads=1,
-        progress=False,
-    )
+    config = budget_config(budget_s, seed, lr=5e-3, batch_size=64, max_steps=4000, warmup_steps=50)
     result = train(model, data, config)
     acc = {str(L): accuracy_at(model, L, seed + 100 + L) for L in EVAL_LENGTHS}
     print(
