@@ -17,6 +17,9 @@ from importlib.resources import files
 from pathlib import Path
 
 from s2s_ref.atomic import check_output, write_atomic
+from s2s_ref.data.batching import make_batch
+from s2s_ref.data.tasks import make_reverse
+from s2s_ref.data.vocab import Vocab
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -142,6 +145,15 @@ class ReversalConfig:
 
     def __post_init__(self):
         check_config(self)
+
+    def vocab(self) -> Vocab:
+        """The symbols a, b, c, ... (n_symbols of them), source and target alike."""
+        return Vocab([chr(ord("a") + i) for i in range(self.n_symbols)])
+
+    def next_batch(self, rng, vocab):
+        """A training batch: ``batch`` random reversals of min_len to max_len symbols."""
+        pairs = make_reverse(self.batch, rng, self.min_len, self.max_len, self.n_symbols)
+        return make_batch(pairs, vocab, vocab)
 
 
 def budget_config(budget_s, seed, progress=False, **fields):
