@@ -61,21 +61,29 @@ def as_float(func: str, **arrays) -> list:
     return out
 
 
-def check_gated(func: str, gates: str, **specs) -> list:
-    """check_shapes, then that the stacked weights have one block of H columns per gate
-    -> the arrays as floats (as_float), in the order given.
+def check_cell(func: str, gates: str, x_shape: str, /, **arrays) -> list:
+    """Check a recurrent cell's inputs -> the arrays as floats (as_float), in the order given.
 
-    gates: the gate names, such as "i, f, g, o"; specs: ``name=(array, "D 4H")`` as for
-    check_shapes, with G (the number of gates) before the H of the stacked axes.
+    gates: the gate names stacked in the weights, such as "i, f, g, o" (G of them); x_shape:
+    "N D" for one step, "N T D" for a sequence; arrays: by name, in the cell's argument order:
+    x, the state(s) (N, H), Wx (D, G*H), Wh (H, G*H), then the bias(es) (G*H,). Raises
+    ShapeError naming ``func``, the argument and the expected shape (``check_shapes``), also
+    when the weights do not hold one block of H columns per gate.
     """
-    sizes = check_shapes(func, **specs)
     G = len(gates.split(", "))
+    names = list(arrays)
+    w = names.index("Wx")
+    specs = [x_shape] + ["N H"] * (w - 1) + [f"D {G}H", f"H {G}H"]
+    specs += [f"{G}H"] * (len(names) - w - 2)
+    sizes = check_shapes(
+        func, **{n: (arrays[n], spec) for n, spec in zip(names, specs, strict=True)}
+    )
     if sizes[f"{G}H"] != G * sizes["H"]:
         raise ShapeError(
             f"{func}: the weights and biases should have {G}H = {G * sizes['H']} columns (the "
             f"gates {gates} stacked, H = {sizes['H']} each), got {sizes[f'{G}H']}"
         )
-    return as_float(func, **{name: array for name, (array, _) in specs.items()})
+    return as_float(func, **arrays)
 
 
 def steps_shape(step_caches: list) -> str:

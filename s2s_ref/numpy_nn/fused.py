@@ -21,7 +21,7 @@ Book: chapter 2, "How fast is the NumPy LSTM?".
 import numpy as np
 
 from s2s_ref.numpy_nn.activations import sigmoid
-from s2s_ref.shapes import as_float, check_gated, check_shapes
+from s2s_ref.shapes import as_float, check_cell, check_shapes
 
 
 def fused_lstm_forward(x, h0, c0, Wx, Wh, b):
@@ -33,15 +33,8 @@ def fused_lstm_forward(x, h0, c0, Wx, Wh, b):
     The values of ``lstm.lstm_forward``; x @ Wx + b for all steps in one matmul before the loop,
     time-major (T, N, .) arrays inside it, one tanh for the four gates.
     """
-    x, h0, c0, Wx, Wh, b = check_gated(
-        "fused_lstm_forward",
-        "i, f, g, o",
-        x=(x, "N T D"),
-        h0=(h0, "N H"),
-        c0=(c0, "N H"),
-        Wx=(Wx, "D 4H"),
-        Wh=(Wh, "H 4H"),
-        b=(b, "4H"),
+    x, h0, c0, Wx, Wh, b = check_cell(
+        "fused_lstm_forward", "i, f, g, o", "N T D", x=x, h0=h0, c0=c0, Wx=Wx, Wh=Wh, b=b
     )
     N, T, D = x.shape
     H = h0.shape[1]
@@ -103,15 +96,8 @@ def fused_gru_forward(x, h0, Wx, Wh, bx, bh):
     The values of ``gru.gru_forward``, arranged as in fused_lstm_forward: x @ Wx + bx for all
     steps in one matmul before the loop, and time-major (T, N, .) arrays inside it.
     """
-    x, h0, Wx, Wh, bx, bh = check_gated(
-        "fused_gru_forward",
-        "r, z, n",
-        x=(x, "N T D"),
-        h0=(h0, "N H"),
-        Wx=(Wx, "D 3H"),
-        Wh=(Wh, "H 3H"),
-        bx=(bx, "3H"),
-        bh=(bh, "3H"),
+    x, h0, Wx, Wh, bx, bh = check_cell(
+        "fused_gru_forward", "r, z, n", "N T D", x=x, h0=h0, Wx=Wx, Wh=Wh, bx=bx, bh=bh
     )
     N, T, D = x.shape
     H = h0.shape[1]

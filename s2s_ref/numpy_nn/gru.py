@@ -13,7 +13,7 @@ Book: chapter 2, "The GRU cell" and "Backward through the GRU".
 import numpy as np
 
 from s2s_ref.numpy_nn.activations import sigmoid
-from s2s_ref.shapes import as_float, check_gated, check_shapes, steps_shape
+from s2s_ref.shapes import as_float, check_cell, check_shapes, steps_shape
 
 
 def gru_step_forward(x, h_prev, Wx, Wh, bx, bh):
@@ -28,15 +28,8 @@ def gru_step_forward(x, h_prev, Wx, Wh, bx, bh):
     -> h_next: (N, H), cache
     Book: chapter 2, "The GRU cell".
     """
-    x, h_prev, Wx, Wh, bx, bh = check_gated(
-        "gru_step_forward",
-        "r, z, n",
-        x=(x, "N D"),
-        h_prev=(h_prev, "N H"),
-        Wx=(Wx, "D 3H"),
-        Wh=(Wh, "H 3H"),
-        bx=(bx, "3H"),
-        bh=(bh, "3H"),
+    x, h_prev, Wx, Wh, bx, bh = check_cell(
+        "gru_step_forward", "r, z, n", "N D", x=x, h_prev=h_prev, Wx=Wx, Wh=Wh, bx=bx, bh=bh
     )
     H = h_prev.shape[1]
     ax = x @ Wx + bx
@@ -81,15 +74,8 @@ def gru_forward(x, h0, Wx, Wh, bx, bh):
     -> h: (N, T, H), cache. h[:, t] is the state after reading x[:, t].
     Book: chapter 2, "The GRU cell".
     """
-    x, h0, Wx, Wh, bx, bh = check_gated(
-        "gru_forward",
-        "r, z, n",
-        x=(x, "N T D"),
-        h0=(h0, "N H"),
-        Wx=(Wx, "D 3H"),
-        Wh=(Wh, "H 3H"),
-        bx=(bx, "3H"),
-        bh=(bh, "3H"),
+    x, h0, Wx, Wh, bx, bh = check_cell(
+        "gru_forward", "r, z, n", "N T D", x=x, h0=h0, Wx=Wx, Wh=Wh, bx=bx, bh=bh
     )
     N, T, _ = x.shape
     h = np.empty((N, T, h0.shape[1]), dtype=np.result_type(x, h0, Wx))

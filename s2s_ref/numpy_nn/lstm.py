@@ -12,7 +12,7 @@ Book: chapter 2, "The LSTM cell" and "Backward through the LSTM".
 import numpy as np
 
 from s2s_ref.numpy_nn.activations import sigmoid
-from s2s_ref.shapes import as_float, check_gated, check_shapes, steps_shape
+from s2s_ref.shapes import as_float, check_cell, check_shapes, steps_shape
 
 
 def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
@@ -27,15 +27,16 @@ def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
     -> h_next: (N, H), c_next: (N, H), cache
     Book: chapter 2, "The LSTM cell".
     """
-    x, h_prev, c_prev, Wx, Wh, b = check_gated(
+    x, h_prev, c_prev, Wx, Wh, b = check_cell(
         "lstm_step_forward",
         "i, f, g, o",
-        x=(x, "N D"),
-        h_prev=(h_prev, "N H"),
-        c_prev=(c_prev, "N H"),
-        Wx=(Wx, "D 4H"),
-        Wh=(Wh, "H 4H"),
-        b=(b, "4H"),
+        "N D",
+        x=x,
+        h_prev=h_prev,
+        c_prev=c_prev,
+        Wx=Wx,
+        Wh=Wh,
+        b=b,
     )
     H = h_prev.shape[1]
     a = x @ Wx + h_prev @ Wh + b
@@ -87,15 +88,8 @@ def lstm_forward(x, h0, c0, Wx, Wh, b):
     the cache (torch.nn.LSTM returns only the last one).
     Book: chapter 2, "The LSTM cell".
     """
-    x, h0, c0, Wx, Wh, b = check_gated(
-        "lstm_forward",
-        "i, f, g, o",
-        x=(x, "N T D"),
-        h0=(h0, "N H"),
-        c0=(c0, "N H"),
-        Wx=(Wx, "D 4H"),
-        Wh=(Wh, "H 4H"),
-        b=(b, "4H"),
+    x, h0, c0, Wx, Wh, b = check_cell(
+        "lstm_forward", "i, f, g, o", "N T D", x=x, h0=h0, c0=c0, Wx=Wx, Wh=Wh, b=b
     )
     N, T, _ = x.shape
     h = np.empty((N, T, h0.shape[1]), dtype=np.result_type(x, h0, c0, Wx))
