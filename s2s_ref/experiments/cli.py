@@ -176,6 +176,17 @@ def budget_config(budget_s, seed, progress=False, **fields):
     )
 
 
+def reversal_header(min_len, max_len, symbols, budget_s):
+    """The first entries of a reversal experiment's results: the task, the training lengths,
+    the number of symbols and the CPU seconds of training per model."""
+    return {
+        "task": "reversal",
+        "train_lengths": [min_len, max_len],
+        "symbols": symbols,
+        "budget_cpu_s": budget_s,
+    }
+
+
 def budget_arguments(parser, *, budget, per, out, seeds=None):
     """Add the arguments of chapter 8's CPU-budget experiments to ``parser``: ``--budget`` (CPU
     seconds of training per ``per``, default ``budget``), ``--seed`` (default 0) or, when
