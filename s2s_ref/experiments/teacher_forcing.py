@@ -11,7 +11,8 @@ penalties. Writes one JSON file. Run from the repository root (about 6 minutes o
 
 writes ``s2s_ref/experiments/results/teacher_forcing.json`` (``--out`` to change it).
 
-Book: chapter 4, "Exposure bias, measured", "Scheduled sampling", "Beam search, measured".
+Book: chapter 4, "Exposure bias, measured", "Teacher-forcing ratio and scheduled sampling",
+"Beam search, measured".
 """
 
 import argparse

@@ -4,7 +4,7 @@ greedy accuracy by length, argument checks and the one way they write results.
 The pair compared everywhere: chapter 7's GRU + Bahdanau attention (``AttentionSeq2Seq``) and
 the course's Transformer (``torch_nn.transformer.Transformer``), sized so that their parameter
 counts are within 10 % of each other (the scripts report both counts).
-Book: chapter 8, "Results".
+Book: chapter 8, "Long sequences and three encoders".
 """
 
 import argparse
