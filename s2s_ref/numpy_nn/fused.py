@@ -39,14 +39,20 @@ def fused_lstm_forward(x, h0, c0, Wx, Wh, b):
     N, T, D = x.shape
     H = h0.shape[1]
     x_tm = x.transpose(1, 0, 2).reshape(T * N, D)  # (T*N, D), a time-major copy
-    gates = x_tm @ Wx
-    gates += b  # in place: no second (T*N, 4H) temporary
-    gates = gates.reshape(T, N, 4 * H)  # pre-activations, turned into gates in place
+    # sigmoid(a) = tanh(a / 2) / 2 + 1 / 2 and tanh(a) = tanh(a) * 1 + 0: one tanh over all four
+    # blocks once the pre-activations are scaled by 1/2 (1 for g). The weights and bias are
+    # scaled, once: exact (a power of two), and no pass over the gates at every step
+    scale = np.full(4 * H, 0.5, dtype=np.result_type(x, Wx))
+    scale[2 * H : 3 * H] = 1.0
+    gates = x_tm @ (Wx * scale)
+    gates += b * scale  # in place: no second (T*N, 4H) temporary
+    gates = gates.reshape(T, N, 4 * H)  # scaled pre-activations, turned into gates in place
+    Wh_scaled = Wh * scale
     c, tanh_c, h = (np.empty((T, N, H), dtype=np.result_type(gates, h0, c0)) for _ in range(3))
     h_prev, c_prev = h0, c0
     for t in range(T):
-        gates[t] += h_prev @ Wh
-        _lstm_cell_forward(gates[t], c_prev, c[t], tanh_c[t], h[t])
+        gates[t] += h_prev @ Wh_scaled
+        _lstm_cell_forward(gates[t], scale, c_prev, c[t], tanh_c[t], h[t])
         h_prev, c_prev = h[t], c[t]
     cache = (x_tm, h0, c0, Wx, Wh, gates, c, tanh_c, h)
     return np.ascontiguousarray(h.transpose(1, 0, 2)), cache  # (N, T, H), batch-first again
@@ -151,19 +157,14 @@ def fused_gru_backward(dh, cache):
     return np.ascontiguousarray(dx), dh_next, dWx, dWh, dax_rows.sum(0), dah_rows.sum(0)
 
 
-def _lstm_cell_forward(gates, c_prev, c_next, tanh_c, h_next):
+def _lstm_cell_forward(gates, scale, c_prev, c_next, tanh_c, h_next):
     """The pointwise part of a step, writing into the arrays given.
 
-    gates: (N, 4H) pre-activations on entry, the gates i, f, g, o on exit;
-    c_prev: (N, H); c_next, tanh_c, h_next: (N, H) outputs.
+    gates: (N, 4H) pre-activations times scale (4H,) on entry (1/2 for i, f, o; 1 for g), the
+    gates i, f, g, o on exit; c_prev: (N, H); c_next, tanh_c, h_next: (N, H) outputs.
     """
     H = c_prev.shape[1]
-    # sigmoid(a) = tanh(a / 2) / 2 + 1 / 2 and tanh(a) = tanh(a) * 1 + 0: one tanh over all four
-    # blocks, with a scale of 1/2 (1 for g) before and after it, instead of a call per block
-    scale = np.full(4 * H, 0.5, dtype=gates.dtype)
-    scale[2 * H : 3 * H] = 1.0
-    gates *= scale
-    np.tanh(gates, out=gates)
+    np.tanh(gates, out=gates)  # sigmoid(a) = tanh(a / 2) / 2 + 1 / 2: one tanh for four blocks
     gates *= scale
     gates += 1 - scale
     i, f, g, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
