@@ -6,7 +6,7 @@ go to a temporary file in the same folder, are flushed to disk (``fsync``), repl
 power cut. A writer never overwrites one of its own inputs, and a target folder that does not
 exist is an error raised before any work, not after it.
 
-Book: appendix "Performance" and chapter 6, "A training loop" (checkpoints).
+Book: appendix "Performance" and chapter 6, "Checkpoints that resume bit for bit".
 """
 
 import contextlib

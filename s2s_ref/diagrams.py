@@ -103,7 +103,7 @@ def draw_encoder_decoder(ax, source_len=4, target_len=3, attention=None):
     attending over every encoder state (chapter 5), line widths proportional to the weights.
     Returns the list of artists added.
 
-    Book: chapter 3, "The encoder-decoder"; chapter 5, "Attention".
+    Book: chapter 3, "The model in three equations"; chapter 5, "Two attention decoders".
     """
     if source_len < 1 or target_len < 1:
         raise ValueError(
@@ -162,7 +162,7 @@ def draw_attention(ax, weights, query=r"$s_t$"):
     each is drawn as a green line whose width is proportional to it, labelled with its value,
     and the context ctx_t = sum_j weights[j] h_j appears beside the query. Returns the artists.
 
-    Book: chapter 5, "Attention".
+    Book: chapter 5, "Two attention decoders".
     """
     weights = _check_weights("draw_attention", weights)
     gap, up = 1.3, 2.6

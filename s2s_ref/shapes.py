@@ -59,3 +59,35 @@ def as_float(func: str, **arrays) -> list:
             )
         out.append(array)
     return out
+
+
+def check_cell(func: str, gates: str, x_shape: str, /, **arrays) -> list:
+    """Check a recurrent cell's inputs -> the arrays as floats (as_float), in the order given.
+
+    gates: the gate names stacked in the weights, such as "i, f, g, o" (G of them); x_shape:
+    "N D" for one step, "N T D" for a sequence; arrays: by name, in the cell's argument order:
+    x, the state(s) (N, H), Wx (D, G*H), Wh (H, G*H), then the bias(es) (G*H,). Raises
+    ShapeError naming ``func``, the argument and the expected shape (``check_shapes``), also
+    when the weights do not hold one block of H columns per gate.
+    """
+    G = len(gates.split(", "))
+    names = list(arrays)
+    w = names.index("Wx")
+    specs = [x_shape] + ["N H"] * (w - 1) + [f"D {G}H", f"H {G}H"]
+    specs += [f"{G}H"] * (len(names) - w - 2)
+    sizes = check_shapes(
+        func, **{n: (arrays[n], spec) for n, spec in zip(names, specs, strict=True)}
+    )
+    if sizes[f"{G}H"] != G * sizes["H"]:
+        raise ShapeError(
+            f"{func}: the weights and biases should have {G}H = {G * sizes['H']} columns (the "
+            f"gates {gates} stacked, H = {sizes['H']} each), got {sizes[f'{G}H']}"
+        )
+    return as_float(func, **arrays)
+
+
+def steps_shape(step_caches: list) -> str:
+    """The shape "N T H" of the states a list of recurrent step caches holds, for check_shapes
+    (h_prev is each cache's second entry); letters where no step is cached."""
+    N, H = step_caches[0][1].shape if step_caches else ("N", "H")
+    return f"{N} {len(step_caches)} {H}"

@@ -10,7 +10,7 @@ eps_i that decays with the training step i from about 1 to a floor:
 - inverse sigmoid: eps_i = k / (k + exp(i / k))           k >= 1
 
 ``always`` (eps = 1) is plain teacher forcing, ``fixed`` a constant ratio, 0 free running.
-Book: chapter 4, "Teacher forcing" and "Scheduled sampling".
+Book: chapter 4, "Teacher forcing" and "Teacher-forcing ratio and scheduled sampling".
 """
 
 import math
@@ -52,7 +52,7 @@ class Schedule:
 
     kind: one of KINDS; params: the keyword arguments of its formula, e.g.
     ``Schedule("fixed", {"ratio": 0.5})``, ``Schedule("inverse_sigmoid", {"k": 200})``.
-    Book: chapter 4, "Scheduled sampling".
+    Book: chapter 4, "Teacher-forcing ratio and scheduled sampling".
     """
 
     kind: str = "always"

@@ -16,7 +16,7 @@ from s2s_ref.grading.registry import EXERCISE_MODULES, get_exercise
 from .notebook_mutants import ROOT
 
 SPECS = [k for k in EXERCISE_MODULES if get_exercise(k).spec is not None]
-VALIDATION = {"check_shapes", "as_float", "_real_rows"}
+VALIDATION = {"check_shapes", "check_cell", "as_float", "_real_rows"}
 # {(exercise, function): why its reference is not the solution's code}; their mistakes are
 # simulated by small functions (``simulate`` in the exercise's catalogue)
 DIFFERENT = {

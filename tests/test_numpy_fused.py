@@ -1,5 +1,5 @@
-"""The fused LSTM/GRU (``numpy_nn.fused``) against the readable reference cells, and its own
-contracts: float32 kept, bad shapes refused by name.
+"""The fused LSTM/GRU (``numpy_nn.fused``) against the readable reference cells, and the contracts
+both keep: float32 kept, inputs left alone, bad shapes refused by name.
 
 Oracle: the readable ``lstm_forward``/``lstm_backward`` and ``gru_forward``/``gru_backward``
 (themselves checked against finite differences and torch.nn in test_cells.py)."""
@@ -38,6 +38,17 @@ CELLS = {
 }
 
 
+IMPLEMENTATIONS = ["readable", "fused"]
+
+
+def _functions(cell, implementation):
+    """-> forward, backward and the name their errors start with."""
+    c = CELLS[cell]
+    if implementation == "fused":
+        return c.fused_forward, c.fused_backward, f"fused_{cell}"
+    return c.forward, c.backward, cell
+
+
 def _args(rng, cell, N, T, D, H, dtype=np.float64):
     """Inputs of ``cell``'s sequence forward: x, the states, Wx, Wh and the biases."""
     G, states = CELLS[cell].gates, CELLS[cell].states
@@ -64,14 +75,15 @@ def test_fused_equals_the_readable_cell_in_values_and_gradients(rng, cell, N, T,
         np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-12, err_msg=f"gradient {i}")
 
 
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 @pytest.mark.parametrize("cell", CELLS)
-def test_fused_keeps_float32_and_leaves_its_inputs_alone(rng, cell):
-    _, _, fused_forward, fused_backward, *_ = CELLS[cell]
+def test_float32_is_kept_and_the_inputs_left_alone(rng, cell, implementation):
+    forward, backward, _ = _functions(cell, implementation)
     args = _args(rng, cell, 3, 5, 4, 6, np.float32)
     before = [a.copy() for a in args]
-    h, cache = fused_forward(*args)
+    h, cache = forward(*args)
     dh = np.ones_like(h)
-    grads = fused_backward(dh, cache)
+    grads = backward(dh, cache)
     assert h.dtype == np.float32
     assert [g.dtype for g in grads] == [np.float32] * len(args)
     for a, b in zip(args, before, strict=True):
@@ -97,7 +109,8 @@ def test_fused_keeps_float32_and_leaves_its_inputs_alone(rng, cell):
         ("gru", "state_1d", r"h0 should have 2 dimension\(s\) \(N H\)"),
     ],
 )
-def test_fused_bad_shapes_raise_a_sentence(rng, cell, bad, message):
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_bad_shapes_raise_a_sentence(rng, cell, bad, message, implementation):
     states = CELLS[cell].states
     x, *rest = _args(rng, cell, 3, 5, 4, 6)
     state, Wx, Wh, biases = rest[:states], rest[states], rest[states + 1], rest[states + 2 :]
@@ -117,12 +130,31 @@ def test_fused_bad_shapes_raise_a_sentence(rng, cell, bad, message):
         biases[-1] = biases[-1][:12]
     else:
         state[0] = state[0][0]
-    with pytest.raises(ShapeError, match=rf"fused_{cell}_forward: .*{message}"):
-        CELLS[cell].fused_forward(x, *state, Wx, Wh, *biases)
+    forward, _, name = _functions(cell, implementation)
+    with pytest.raises(ShapeError, match=rf"{name}_forward: .*{message}"):
+        forward(x, *state, Wx, Wh, *biases)
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("cut", [np.s_[:, :-1], np.s_[:-1], np.s_[..., :1]])
+def test_backward_refuses_an_upstream_gradient_of_the_wrong_shape(rng, cell, implementation, cut):
+    forward, backward, name = _functions(cell, implementation)
+    h, cache = forward(*_args(rng, cell, 3, 5, 4, 6))
+    with pytest.raises(ShapeError, match=rf"{name}_backward: dh should have shape"):
+        backward(h[cut], cache)
 
 
 @pytest.mark.parametrize("cell", CELLS)
-def test_fused_backward_refuses_an_upstream_gradient_of_the_wrong_shape(rng, cell):
-    h, cache = CELLS[cell].fused_forward(*_args(rng, cell, 3, 5, 4, 6))
-    with pytest.raises(ShapeError, match=rf"fused_{cell}_backward: dh should have shape"):
-        CELLS[cell].fused_backward(h[:, :-1], cache)
+def test_step_backward_refuses_upstream_gradients_of_another_shape(rng, cell):
+    """The readable step functions check dh_next (and the LSTM's dc_next) against the cache."""
+    module = lstm if cell == "lstm" else gru
+    x, *rest = _args(rng, cell, 3, 1, 4, 6)
+    *_, cache = getattr(module, f"{cell}_step_forward")(x[:, 0], *rest)
+    good, wrong = np.ones((3, 6)), np.ones((3, 1))
+    step_backward = getattr(module, f"{cell}_step_backward")
+    with pytest.raises(ShapeError, match=f"{cell}_step_backward: dh_next"):
+        step_backward(wrong, *[good] * (CELLS[cell].states - 1), cache)
+    if cell == "lstm":
+        with pytest.raises(ShapeError, match="lstm_step_backward: dc_next"):
+            step_backward(good, wrong, cache)

@@ -6,7 +6,6 @@ import os
 import pytest
 import torch
 
-from s2s_ref.torch_nn.seq2seq import Seq2Seq
 from s2s_ref.torch_nn.training import (
     TrainConfig,
     load_checkpoint,
@@ -16,45 +15,29 @@ from s2s_ref.torch_nn.training import (
     trim_batch,
 )
 
-from .torch_tasks import VOCAB, reversal_data
-
-
-def _model(seed):
-    return Seq2Seq(VOCAB, VOCAB, emb=5, hidden=7, generator=torch.Generator().manual_seed(seed))
-
-
-def _config(tmp_path, **kw):
-    base = dict(
-        lr=5e-3,
-        batch_size=8,
-        max_steps=12,
-        warmup_steps=3,
-        eval_every=4,
-        device="cpu",
-        progress=False,
-        checkpoint_dir=str(tmp_path),
-    )
-    return TrainConfig(**{**base, **kw})
+from .torch_tasks import VOCAB, reversal_data, short_run, small_model
 
 
 @pytest.mark.parametrize("sampling", [None, 5.0])
 def test_resume_continues_bit_identically(tmp_path, sampling):
     data = reversal_data(40, seed=1)  # 5 batches per epoch: the 12 steps cross two epochs
-    straight = _model(0)
-    train(straight, data, _config(tmp_path / "a", sampling_decay=sampling))
+    straight = small_model(0)
+    train(straight, data, short_run(tmp_path / "a", sampling_decay=sampling))
 
-    first = _model(0)
-    result = train(first, data, _config(tmp_path / "b", sampling_decay=sampling), until_step=7)
+    first = small_model(0)
+    result = train(first, data, short_run(tmp_path / "b", sampling_decay=sampling), until_step=7)
     assert result.stopped == "paused" and result.step == 7
-    fresh = _model(123)  # other weights, new optimiser: everything must come from the checkpoint
-    result = train(fresh, data, _config(tmp_path / "b", sampling_decay=sampling))
+    fresh = small_model(
+        123
+    )  # other weights, new optimiser: everything must come from the checkpoint
+    result = train(fresh, data, short_run(tmp_path / "b", sampling_decay=sampling))
     assert result.step == 12
     for (name, p), q in zip(straight.named_parameters(), fresh.parameters(), strict=True):
         assert torch.equal(p, q), name
 
 
 def test_checkpoint_is_written_atomically_and_leaves_no_temp_file(tmp_path):
-    train(_model(0), reversal_data(40, seed=1), _config(tmp_path))
+    train(small_model(0), reversal_data(40, seed=1), short_run(tmp_path))
     assert sorted(os.listdir(tmp_path)) == ["last.pt", "train.lock"]
     saved = load_checkpoint(tmp_path / "last.pt")
     assert saved["loop"]["step"] == 12 and saved["loop"]["stopped"] == "max_steps"
@@ -82,8 +65,8 @@ def test_early_stopping_and_best_weights_are_restored(tmp_path):
         seen.append(model.bridge.weight.detach().clone())
         return next(scores)
 
-    model = _model(0)
-    cfg = _config(tmp_path, max_steps=100, eval_every=2, patience=2, checkpoint_dir=None)
+    model = small_model(0)
+    cfg = short_run(tmp_path, max_steps=100, eval_every=2, patience=2, checkpoint_dir=None)
     result = train(model, reversal_data(40, seed=1), cfg, evaluate)
     assert result.stopped == "early_stop" and result.step == 8 and result.best_metric == 0.9
     assert torch.equal(model.bridge.weight, seen[1])  # the weights that scored 0.9
@@ -91,8 +74,8 @@ def test_early_stopping_and_best_weights_are_restored(tmp_path):
 
 
 def test_target_stops_training(tmp_path):
-    cfg = _config(tmp_path, max_steps=100, eval_every=3, target=0.0, checkpoint_dir=None)
-    result = train(_model(0), reversal_data(40, seed=1), cfg, lambda m: 1.0)
+    cfg = short_run(tmp_path, max_steps=100, eval_every=3, target=0.0, checkpoint_dir=None)
+    result = train(small_model(0), reversal_data(40, seed=1), cfg, lambda m: 1.0)
     assert result.stopped == "target" and result.step == 3
 
 
@@ -125,15 +108,19 @@ def test_unwritable_checkpoint_dir_and_too_big_batch_are_clear_errors(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     with pytest.raises(ValueError, match="not writable"):
-        train(_model(0), reversal_data(40, seed=1), _config(tmp_path, checkpoint_dir=str(blocker)))
+        train(
+            small_model(0),
+            reversal_data(40, seed=1),
+            short_run(tmp_path, checkpoint_dir=str(blocker)),
+        )
     with pytest.raises(ValueError, match="exceeds the 40 training examples"):
-        train(_model(0), reversal_data(40, seed=1), _config(tmp_path, batch_size=41))
+        train(small_model(0), reversal_data(40, seed=1), short_run(tmp_path, batch_size=41))
 
 
 def test_training_learns_reversal(tmp_path):
     data = reversal_data(512, seed=2)
-    model = _model(0)
-    cfg = _config(
+    model = small_model(0)
+    cfg = short_run(
         tmp_path,
         lr=2e-2,
         batch_size=32,

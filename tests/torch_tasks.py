@@ -1,8 +1,12 @@
-"""A tiny reversal task as padded tensors, for tests of the PyTorch models (no data module)."""
+"""A tiny reversal task as padded tensors, for tests of the PyTorch models (no data module),
+and the small seeded model and short training run the training-loop tests share."""
 
 from types import SimpleNamespace
 
 import torch
+
+from s2s_ref.torch_nn.seq2seq import Seq2Seq
+from s2s_ref.torch_nn.training import TrainConfig
 
 PAD, BOS, EOS = 0, 1, 2
 VOCAB = 9  # ids 3..8 are symbols
@@ -26,3 +30,23 @@ def reversal_data(n, seed, min_len=2, max_len=6):
     return SimpleNamespace(
         src=src, src_mask=src_mask, tgt_in=tgt_in, tgt_out=tgt_out, tgt_mask=tgt_mask
     )
+
+
+def small_model(seed):
+    """A Seq2Seq of the reversal vocabulary (E = 5, H = 7), its weights fixed by seed."""
+    return Seq2Seq(VOCAB, VOCAB, emb=5, hidden=7, generator=torch.Generator().manual_seed(seed))
+
+
+def short_run(folder, **kw):
+    """12 steps of batches of 8 on the CPU, checkpointing into folder; kw: other fields."""
+    base = dict(
+        lr=5e-3,
+        batch_size=8,
+        max_steps=12,
+        warmup_steps=3,
+        eval_every=4,
+        device="cpu",
+        progress=False,
+        checkpoint_dir=str(folder),
+    )
+    return TrainConfig(**{**base, **kw})

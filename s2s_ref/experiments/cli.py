@@ -17,6 +17,9 @@ from importlib.resources import files
 from pathlib import Path
 
 from s2s_ref.atomic import check_output, write_atomic
+from s2s_ref.data.batching import make_batch
+from s2s_ref.data.tasks import make_reverse
+from s2s_ref.data.vocab import Vocab
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -143,6 +146,46 @@ class ReversalConfig:
 
     def __post_init__(self):
         check_config(self)
+
+    def vocab(self) -> Vocab:
+        """The symbols a, b, c, ... (n_symbols of them), source and target alike."""
+        return Vocab([chr(ord("a") + i) for i in range(self.n_symbols)])
+
+    def next_batch(self, rng, vocab):
+        """A training batch: ``batch`` random reversals of min_len to max_len symbols."""
+        pairs = make_reverse(self.batch, rng, self.min_len, self.max_len, self.n_symbols)
+        return make_batch(pairs, vocab, vocab)
+
+
+def budget_config(budget_s, seed, progress=False, **fields):
+    """The training settings of a run stopped by budget_s CPU seconds on one CPU thread (torch
+    experiments), so that every model of a comparison gets the same budget.
+
+    fields: the other ``torch_nn.training.TrainConfig`` fields (lr, batch_size, max_steps, ...)
+    -> TrainConfig
+    """
+    from s2s_ref.torch_nn.training import TrainConfig  # torch only for the torch experiments
+
+    return TrainConfig(
+        time_budget_s=budget_s,
+        budget_clock="cpu",
+        seed=seed,
+        device="cpu",
+        cpu_threads=1,
+        progress=progress,
+        **fields,
+    )
+
+
+def reversal_header(min_len, max_len, symbols, budget_s):
+    """The first entries of a reversal experiment's results: the task, the training lengths,
+    the number of symbols and the CPU seconds of training per model."""
+    return {
+        "task": "reversal",
+        "train_lengths": [min_len, max_len],
+        "symbols": symbols,
+        "budget_cpu_s": budget_s,
+    }
 
 
 def budget_arguments(parser, *, budget, per, name, seeds=None):

@@ -21,11 +21,18 @@ from s2s_ref.data.batching import make_batch
 from s2s_ref.data.dates import date_formats, format_human_date, make_dates
 from s2s_ref.data.splits import split_of
 from s2s_ref.data.vocab import Vocab
-from s2s_ref.experiments.cli import out_arg, output_arg, positive_float, seed_arg, write_json
+from s2s_ref.experiments.cli import (
+    budget_config,
+    out_arg,
+    output_arg,
+    positive_float,
+    seed_arg,
+    write_json,
+)
 from s2s_ref.metrics import exact_match
 from s2s_ref.torch_nn.search import greedy_decode
 from s2s_ref.torch_nn.seq2seq import Seq2Seq
-from s2s_ref.torch_nn.training import TrainConfig, train
+from s2s_ref.torch_nn.training import train
 
 TARGET_VOCAB = Vocab("0123456789-")
 
@@ -97,7 +104,10 @@ def run(seed=0, budget_s=30.0, progress=True, config=None):
         hidden=64,
         generator=torch.Generator().manual_seed(seed),
     )
-    config = config or TrainConfig(
+    config = config or budget_config(
+        budget_s,
+        seed,
+        progress,
         lr=1e-2,
         batch_size=64,
         max_steps=900,
@@ -105,12 +115,6 @@ def run(seed=0, budget_s=30.0, progress=True, config=None):
         clip_norm=1.0,
         eval_every=100,
         target=1.0,
-        time_budget_s=budget_s,
-        budget_clock="cpu",
-        seed=seed,
-        device="cpu",
-        cpu_threads=1,
-        progress=progress,
     )
     result = train(model, data, config, lambda m: accuracy(m, val_pairs, src_vocab))
     test_acc = accuracy(model, test_pairs, src_vocab)

@@ -19,11 +19,19 @@ import torch
 from s2s_ref.data.batching import make_batch
 from s2s_ref.data.tasks import make_reverse
 from s2s_ref.data.vocab import Vocab
-from s2s_ref.experiments.cli import out_arg, output_arg, positive_float, seed_arg, write_json
+from s2s_ref.experiments.cli import (
+    budget_config,
+    out_arg,
+    output_arg,
+    positive_float,
+    reversal_header,
+    seed_arg,
+    write_json,
+)
+from s2s_ref.experiments.transformer_common import greedy_strings
 from s2s_ref.metrics import token_accuracy
 from s2s_ref.torch_nn.attention_seq2seq import AttentionSeq2Seq
-from s2s_ref.torch_nn.search import greedy_decode
-from s2s_ref.torch_nn.training import TrainConfig, train
+from s2s_ref.torch_nn.training import train
 
 MIN_LEN, MAX_LEN, SYMBOLS = 5, 60, 10
 EVAL_LENGTHS = (10, 20, 30, 40, 50, 60)
@@ -33,17 +41,8 @@ VOCAB = Vocab("abcdefghij")
 def accuracy_at(model, length, seed, n=200):
     """Greedy token accuracy on n held-out reversals of one length."""
     pairs = make_reverse(n, np.random.default_rng(seed), length, length, SYMBOLS, split="test")
-    b = make_batch(pairs, VOCAB, VOCAB)
-    model.eval()
-    tokens, _, _ = greedy_decode(
-        model,
-        torch.as_tensor(b.src),
-        torch.as_tensor(b.src_mask),
-        VOCAB.sos_id,
-        VOCAB.eos_id,
-        length + 1,
-    )
-    return token_accuracy([t for _, t in pairs], [VOCAB.decode(r) for r in tokens.numpy()])
+    predicted = greedy_strings(model, pairs, VOCAB, VOCAB, length + 1, batch_size=n)
+    return token_accuracy([t for _, t in pairs], predicted)
 
 
 def run_one(decoder, budget_s, seed=0, n_train=20_000):
@@ -57,18 +56,7 @@ def run_one(decoder, budget_s, seed=0, n_train=20_000):
         decoder=decoder,
         generator=torch.Generator().manual_seed(seed),
     )
-    config = TrainConfig(
-        lr=5e-3,
-        batch_size=64,
-        max_steps=4000,
-        warmup_steps=50,
-        time_budget_s=budget_s,
-        budget_clock="cpu",
-        seed=seed,
-        device="cpu",
-        cpu_threads=1,
-        progress=False,
-    )
+    config = budget_config(budget_s, seed, lr=5e-3, batch_size=64, max_steps=4000, warmup_steps=50)
     result = train(model, data, config)
     acc = {str(L): accuracy_at(model, L, seed + 100 + L) for L in EVAL_LENGTHS}
     print(
@@ -96,10 +84,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     out = output_arg(parser, args.out)
     res = {
-        "task": "reversal",
-        "train_lengths": [MIN_LEN, MAX_LEN],
-        "symbols": SYMBOLS,
-        "budget_cpu_s": args.budget,
+        **reversal_header(MIN_LEN, MAX_LEN, SYMBOLS, args.budget),
         "seed": args.seed,
         "hidden": 64,
         "models": [],

@@ -26,11 +26,18 @@ from s2s_ref.data.batching import make_batch
 from s2s_ref.data.numbers import make_numbers, number_pair
 from s2s_ref.data.splits import split_of
 from s2s_ref.data.vocab import Vocab
-from s2s_ref.experiments.cli import out_arg, output_arg, positive_float, seed_arg, write_json
+from s2s_ref.experiments.cli import (
+    budget_config,
+    out_arg,
+    output_arg,
+    positive_float,
+    seed_arg,
+    write_json,
+)
 from s2s_ref.metrics import exact_match
 from s2s_ref.torch_nn.attention_seq2seq import AttentionSeq2Seq
 from s2s_ref.torch_nn.search import beam_search, greedy_decode
-from s2s_ref.torch_nn.training import TrainConfig, train
+from s2s_ref.torch_nn.training import train
 
 EARLY_STEPS = 300  # a model stopped early, for beam search vs greedy
 HIGH = 1_000_000  # numbers in [0, HIGH): up to "neun hundert neun und neunzig tausend ..."
@@ -136,19 +143,16 @@ def run(seed=0, budget_s=90.0, progress=False):
     t0 = time.perf_counter()
     src_vocab, tgt_vocab, train_pairs, val_pairs, test_pairs = make_data(seed)
     model = make_model(src_vocab, tgt_vocab, seed)
-    config = TrainConfig(
+    config = budget_config(
+        budget_s,
+        seed,
+        progress,
         lr=5e-3,
         batch_size=64,
         max_steps=3000,
         warmup_steps=50,
         eval_every=250,
         target=1.0,
-        time_budget_s=budget_s,
-        budget_clock="cpu",
-        seed=seed,
-        device="cpu",
-        cpu_threads=1,
-        progress=progress,
     )
 
     def val_exact(m):

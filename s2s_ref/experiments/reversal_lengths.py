@@ -17,9 +17,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from s2s_ref.data.batching import make_batch
 from s2s_ref.data.tasks import make_reverse
-from s2s_ref.data.vocab import Vocab
 from s2s_ref.experiments.cli import ReversalConfig, out_arg, output_arg, write_json
 from s2s_ref.metrics import accuracy_by_length
 from s2s_ref.numpy_nn.seq2seq import init_seq2seq
@@ -31,7 +29,7 @@ CONFIG = ReversalConfig(min_len=3, max_len=30, emb=32, hidden=128, steps=2000, n
 def main(out):
     c = CONFIG
     rng = np.random.default_rng(c.seed)
-    vocab = Vocab([chr(ord("a") + i) for i in range(c.n_symbols)])
+    vocab = c.vocab()
     test_rng = np.random.default_rng(c.seed + 1)
     test = [
         pair
@@ -40,15 +38,11 @@ def main(out):
     ]
     params = init_seq2seq(len(vocab), len(vocab), c.emb, c.hidden, rng)
 
-    def next_batch(r):
-        pairs = make_reverse(c.batch, r, c.min_len, c.max_len, c.n_symbols)
-        return make_batch(pairs, vocab, vocab)
-
     sample = test[:: max(1, len(test) // 300)]
     start = time.perf_counter()
     history = train(
         params,
-        next_batch,
+        lambda r: c.next_batch(r, vocab),
         c.steps,
         rng,
         lr=c.lr,

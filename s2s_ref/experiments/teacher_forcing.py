@@ -11,7 +11,8 @@ penalties. Writes one JSON file. Run from the repository root (about 6 minutes o
 
 writes ``s2s_ref/experiments/results/teacher_forcing.json`` (``--out`` to change it).
 
-Book: chapter 4, "Exposure bias, measured", "Scheduled sampling", "Beam search, measured".
+Book: chapter 4, "Exposure bias, measured", "Teacher-forcing ratio and scheduled sampling",
+"Beam search, measured".
 """
 
 import argparse
@@ -22,7 +23,6 @@ import numpy as np
 
 from s2s_ref.data.batching import make_batch
 from s2s_ref.data.tasks import make_reverse
-from s2s_ref.data.vocab import Vocab
 from s2s_ref.decoding import beam_search
 from s2s_ref.experiments.cli import ReversalConfig, out_arg, output_arg, write_json
 from s2s_ref.metrics import exact_match, token_accuracy
@@ -102,7 +102,7 @@ def beam_table(params, pairs, vocab):
 
 def main(out):
     c = CONFIG
-    vocab = Vocab([chr(ord("a") + i) for i in range(c.n_symbols)])
+    vocab = c.vocab()
     test = make_reverse(
         c.n_test,
         np.random.default_rng(c.seed + 1),
@@ -116,13 +116,9 @@ def main(out):
         rng = np.random.default_rng(c.seed)  # same initial weights and batches for every run
         params = init_seq2seq(len(vocab), len(vocab), c.emb, c.hidden, rng)
 
-        def next_batch(r):
-            pairs = make_reverse(c.batch, r, c.min_len, c.max_len, c.n_symbols)
-            return make_batch(pairs, vocab, vocab)
-
         history = train(
             params,
-            next_batch,
+            lambda r: c.next_batch(r, vocab),
             c.steps,
             rng,
             lr=c.lr,

@@ -4,7 +4,7 @@ greedy accuracy by length, argument checks and the one way they write results.
 The pair compared everywhere: chapter 7's GRU + Bahdanau attention (``AttentionSeq2Seq``) and
 the course's Transformer (``torch_nn.transformer.Transformer``), sized so that their parameter
 counts are within 10 % of each other (the scripts report both counts).
-Book: chapter 8, "Results".
+Book: chapter 8, "Long sequences and three encoders".
 """
 
 import argparse
@@ -16,11 +16,13 @@ import torch
 
 from s2s_ref.atomic import check_output, write_atomic
 from s2s_ref.data.batching import make_batch
-from s2s_ref.experiments.cli import seed_list  # noqa: F401 (the scripts' import of it)
+from s2s_ref.experiments.cli import (
+    budget_config,
+    seed_list,  # noqa: F401 (the scripts' import of it)
+)
 from s2s_ref.metrics import token_accuracy
 from s2s_ref.torch_nn.attention_seq2seq import AttentionSeq2Seq
 from s2s_ref.torch_nn.search import greedy_decode
-from s2s_ref.torch_nn.training import TrainConfig
 from s2s_ref.torch_nn.transformer import Transformer
 
 MODELS = ("gru_attention", "transformer")
@@ -156,18 +158,14 @@ def cpu_budget_config(
     """The chapter's training settings: a constant rate after warm-up, stopped by budget_s CPU
     seconds (one thread, CPU, no progress bar), so that every model gets the same budget.
     extra: other TrainConfig fields (e.g. target)."""
-    return TrainConfig(
+    return budget_config(
+        budget_s,
+        seed,
         lr=lr,
         batch_size=batch_size,
         max_steps=max_steps,
         warmup_steps=warmup_steps,
         schedule="constant",
         eval_every=eval_every,
-        time_budget_s=budget_s,
-        budget_clock="cpu",
-        seed=seed,
-        device="cpu",
-        cpu_threads=1,
-        progress=False,
         **extra,
     )

@@ -18,6 +18,7 @@ from s2s_ref.numpy_nn.attention_decoder import (
     luong_decoder_forward,
 )
 from s2s_ref.numpy_nn.embedding import embedding_backward, embedding_forward
+from s2s_ref.numpy_nn.encoder import encode_with, encode_with_backward
 from s2s_ref.numpy_nn.loss import softmax_cross_entropy
 from s2s_ref.shapes import check_shapes
 
@@ -100,24 +101,14 @@ def _sub(p, prefix):
 
 
 def encode(config, p, src, src_mask):
-    """Run the encoder cell over the embedded source.
+    """Run the encoder cell over the embedded source (``encoder.encode_with``).
 
     src: (N, S) ids, src_mask: (N, S) bool, real tokens first -> enc: (N, S, H), s0: (N, H), cache
     """
     check_shapes("encode", src=(src, "N S"), src_mask=(src_mask, "N S"))
-    emb, emb_cache = embedding_forward(src, p["src_emb"])
     enc_p = _sub(p, "enc_")
-    enc, cell_cache = CELLS[config.cell].forward(
-        emb,
-        np.zeros((src.shape[0], config.hidden), emb.dtype),
-        *(enc_p[n] for n in CELLS[config.cell].params),
-    )
-    lengths = src_mask.sum(axis=1)
-    if lengths.min() == 0 or np.any(src_mask != (np.arange(src.shape[1]) < lengths[:, None])):
-        raise ValueError("encode: every source needs at least one real token, padding at the end")
-    last = lengths - 1  # the state after the last real token, not after padding
-    s0 = enc[np.arange(src.shape[0]), last]
-    return enc, s0, (emb_cache, cell_cache, last, enc.shape)
+    cell = CELLS[config.cell]
+    return encode_with(cell.forward, src, src_mask, p["src_emb"], *(enc_p[n] for n in cell.params))
 
 
 def seq2seq_forward(config, p, src, src_mask, tgt_in):
@@ -136,15 +127,13 @@ def seq2seq_forward(config, p, src, src_mask, tgt_in):
 
 def seq2seq_backward(dlogits, cache):
     """dlogits: (N, T, V) -> grads: dict shaped like the parameters"""
-    config, dec_p, (emb_cache, cell_cache, last, shape), x_cache, dec_cache = cache
+    config, dec_p, enc_cache, x_cache, dec_cache = cache
     dx, ds0, denc, dgrads = _decode_backward(config, dec_p, dlogits, dec_cache)
     grads = {"dec_" + n: g for n, g in dgrads.items()}
     grads["tgt_emb"] = embedding_backward(dx, x_cache)
-    denc = np.zeros(shape, dx.dtype) + denc
-    denc[np.arange(shape[0]), last] += ds0  # s0 was read from the last real encoder state
-    demb, _, *dcell = CELLS[config.cell].backward(denc, cell_cache)
-    grads.update({"enc_" + n: g for n, g in zip(CELLS[config.cell].params, dcell, strict=True)})
-    grads["src_emb"] = embedding_backward(demb, emb_cache)
+    cell = CELLS[config.cell]
+    grads["src_emb"], *dcell = encode_with_backward(cell.backward, denc, ds0, enc_cache)
+    grads.update({"enc_" + n: g for n, g in zip(cell.params, dcell, strict=True)})
     return grads
 
 

@@ -1,6 +1,6 @@
 """Word embeddings: a lookup table whose rows are learned.
 
-Book: chapter 3, "Embeddings".
+Book: chapter 3, "Tokens, ids and embeddings".
 """
 
 import numpy as np
@@ -12,7 +12,7 @@ def embedding_forward(ids, W):
     """Look up one row of W per token id.
 
     ids: (N, T) integers in [0, V), W: (V, E) -> out: (N, T, E), cache
-    Book: chapter 3, "Embeddings".
+    Book: chapter 3, "Tokens, ids and embeddings".
     """
     check_shapes("embedding_forward", ids=(ids, "N T"), W=(W, "V E"))
     (W,) = as_float("embedding_forward", W=W)

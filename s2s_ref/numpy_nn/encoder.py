@@ -7,7 +7,7 @@ Sources are padded on the right, so the GRU reads the padding only after the las
 the context, taken at position L - 1, never depends on it, and states at padded positions are
 returned but masked out by whoever reads them (attention, chapter 5). The GRU over the source is
 ``numpy_nn.fused``'s: the same values as chapter 2's ``gru_forward``, faster, and float32 stays
-float32.
+float32. ``encode_with`` is the same encoder for any cell; chapter 5's models use it with theirs.
 Book: chapter 3, "The encoder and the context vector".
 """
 
@@ -39,12 +39,7 @@ def encoder_forward(src, src_mask, W_emb, Wx, Wh, bx, bh):
         "encoder_forward", src=(src, "N S"), src_mask=(src_mask, "N S"), W_emb=(W_emb, "V E"),
         Wx=(Wx, "E 3H"), Wh=(Wh, "H 3H"),
     )  # fmt: skip
-    lengths = _lengths(src_mask, "encoder_forward")
-    emb, emb_cache = embedding_forward(src, W_emb)  # (N, S, E)
-    h0 = np.zeros((src.shape[0], Wh.shape[0]), dtype=emb.dtype)
-    enc, gru_cache = fused_gru_forward(emb, h0, Wx, Wh, bx, bh)  # (N, S, H)
-    context = enc[np.arange(src.shape[0]), lengths - 1]  # (N, H), a copy (fancy indexing)
-    return enc, context, (emb_cache, gru_cache, lengths, enc.shape)
+    return encode_with(fused_gru_forward, src, src_mask, W_emb, Wx, Wh, bx, bh)
 
 
 def encoder_backward(denc, dcontext, cache):
@@ -56,11 +51,39 @@ def encoder_backward(denc, dcontext, cache):
     then carries it back to every earlier token.
     Book: chapter 3, "Backpropagation through decoder and encoder".
     """
-    emb_cache, gru_cache, lengths, shape = cache
     check_shapes("encoder_backward", denc=(denc, "N S H"), dcontext=(dcontext, "N H"))
-    if denc.shape != shape:
-        raise ValueError(f"encoder_backward: denc should have shape {shape}, got {denc.shape}")
-    dh = np.array(denc, copy=True)  # never write into the caller's array
+    if denc.shape != cache[-1]:
+        raise ValueError(f"encoder_backward: denc should have shape {cache[-1]}, got {denc.shape}")
+    return encode_with_backward(fused_gru_backward, denc, dcontext, cache)
+
+
+def encode_with(cell_forward, src, src_mask, W_emb, *cell):
+    """The encoder with any recurrent cell: embed, run ``cell_forward`` from h_0 = 0, keep the
+    state after each source's last real token.
+
+    cell_forward: a sequence forward (x, h0, *cell) -> (states, cache), such as
+    ``fused_gru_forward`` or ``rnn_forward``; cell: its weights, Wh (H, G * H) second.
+    src: (N, S) ids, src_mask: (N, S) bool, W_emb: (V, E)
+    -> enc: (N, S, H) every state, context: (N, H) the last real state, cache
+    """
+    lengths = _lengths(src_mask, "encoder")
+    emb, emb_cache = embedding_forward(src, W_emb)  # (N, S, E)
+    h0 = np.zeros((src.shape[0], cell[1].shape[0]), dtype=emb.dtype)
+    enc, cell_cache = cell_forward(emb, h0, *cell)  # (N, S, H)
+    context = enc[np.arange(src.shape[0]), lengths - 1]  # (N, H), a copy (fancy indexing)
+    return enc, context, (emb_cache, cell_cache, lengths, enc.shape)
+
+
+def encode_with_backward(cell_backward, denc, dcontext, cache):
+    """Backward of ``encode_with``, given the gradients of every state and of the context.
+
+    cell_backward: the backward of the cell_forward used; denc: (N, S, H), or 0 when only the
+    context is used; dcontext: (N, H) -> dW_emb: (V, E), then the cell's weight gradients
+    The context is a copy of state L - 1, so its gradient is added there; BPTT through the cell
+    then carries it back to every earlier token.
+    """
+    emb_cache, cell_cache, lengths, shape = cache
+    dh = denc + np.zeros(shape, dcontext.dtype)  # a new array: never write into the caller's
     dh[np.arange(shape[0]), lengths - 1] += dcontext
-    demb, _, dWx, dWh, dbx, dbh = fused_gru_backward(dh, gru_cache)
-    return embedding_backward(demb, emb_cache), dWx, dWh, dbx, dbh
+    demb, _, *dcell = cell_backward(dh, cell_cache)
+    return embedding_backward(demb, emb_cache), *dcell

@@ -21,7 +21,7 @@ Book: chapter 2, "How fast is the NumPy LSTM?".
 import numpy as np
 
 from s2s_ref.numpy_nn.activations import sigmoid
-from s2s_ref.shapes import ShapeError, as_float, check_shapes
+from s2s_ref.shapes import as_float, check_cell, check_shapes
 
 
 def fused_lstm_forward(x, h0, c0, Wx, Wh, b):
@@ -33,27 +33,26 @@ def fused_lstm_forward(x, h0, c0, Wx, Wh, b):
     The values of ``lstm.lstm_forward``; x @ Wx + b for all steps in one matmul before the loop,
     time-major (T, N, .) arrays inside it, one tanh for the four gates.
     """
-    x, h0, c0, Wx, Wh, b = _checked(
-        "fused_lstm_forward",
-        "i, f, g, o",
-        x=(x, "N T D"),
-        h0=(h0, "N H"),
-        c0=(c0, "N H"),
-        Wx=(Wx, "D 4H"),
-        Wh=(Wh, "H 4H"),
-        b=(b, "4H"),
+    x, h0, c0, Wx, Wh, b = check_cell(
+        "fused_lstm_forward", "i, f, g, o", "N T D", x=x, h0=h0, c0=c0, Wx=Wx, Wh=Wh, b=b
     )
     N, T, D = x.shape
     H = h0.shape[1]
     x_tm = x.transpose(1, 0, 2).reshape(T * N, D)  # (T*N, D), a time-major copy
-    gates = x_tm @ Wx
-    gates += b  # in place: no second (T*N, 4H) temporary
-    gates = gates.reshape(T, N, 4 * H)  # pre-activations, turned into gates in place
+    # sigmoid(a) = tanh(a / 2) / 2 + 1 / 2 and tanh(a) = tanh(a) * 1 + 0: one tanh over all four
+    # blocks once the pre-activations are scaled by 1/2 (1 for g). The weights and bias are
+    # scaled, once: exact (a power of two), and no pass over the gates at every step
+    scale = np.full(4 * H, 0.5, dtype=np.result_type(x, Wx))
+    scale[2 * H : 3 * H] = 1.0
+    gates = x_tm @ (Wx * scale)
+    gates += b * scale  # in place: no second (T*N, 4H) temporary
+    gates = gates.reshape(T, N, 4 * H)  # scaled pre-activations, turned into gates in place
+    Wh_scaled = Wh * scale
     c, tanh_c, h = (np.empty((T, N, H), dtype=np.result_type(gates, h0, c0)) for _ in range(3))
     h_prev, c_prev = h0, c0
     for t in range(T):
-        gates[t] += h_prev @ Wh
-        _lstm_cell_forward(gates[t], c_prev, c[t], tanh_c[t], h[t])
+        gates[t] += h_prev @ Wh_scaled
+        _lstm_cell_forward(gates[t], scale, c_prev, c[t], tanh_c[t], h[t])
         h_prev, c_prev = h[t], c[t]
     cache = (x_tm, h0, c0, Wx, Wh, gates, c, tanh_c, h)
     return np.ascontiguousarray(h.transpose(1, 0, 2)), cache  # (N, T, H), batch-first again
@@ -103,15 +102,8 @@ def fused_gru_forward(x, h0, Wx, Wh, bx, bh):
     The values of ``gru.gru_forward``, arranged as in fused_lstm_forward: x @ Wx + bx for all
     steps in one matmul before the loop, and time-major (T, N, .) arrays inside it.
     """
-    x, h0, Wx, Wh, bx, bh = _checked(
-        "fused_gru_forward",
-        "r, z, n",
-        x=(x, "N T D"),
-        h0=(h0, "N H"),
-        Wx=(Wx, "D 3H"),
-        Wh=(Wh, "H 3H"),
-        bx=(bx, "3H"),
-        bh=(bh, "3H"),
+    x, h0, Wx, Wh, bx, bh = check_cell(
+        "fused_gru_forward", "r, z, n", "N T D", x=x, h0=h0, Wx=Wx, Wh=Wh, bx=bx, bh=bh
     )
     N, T, D = x.shape
     H = h0.shape[1]
@@ -165,19 +157,14 @@ def fused_gru_backward(dh, cache):
     return np.ascontiguousarray(dx), dh_next, dWx, dWh, dax_rows.sum(0), dah_rows.sum(0)
 
 
-def _lstm_cell_forward(gates, c_prev, c_next, tanh_c, h_next):
+def _lstm_cell_forward(gates, scale, c_prev, c_next, tanh_c, h_next):
     """The pointwise part of a step, writing into the arrays given.
 
-    gates: (N, 4H) pre-activations on entry, the gates i, f, g, o on exit;
-    c_prev: (N, H); c_next, tanh_c, h_next: (N, H) outputs.
+    gates: (N, 4H) pre-activations times scale (4H,) on entry (1/2 for i, f, o; 1 for g), the
+    gates i, f, g, o on exit; c_prev: (N, H); c_next, tanh_c, h_next: (N, H) outputs.
     """
     H = c_prev.shape[1]
-    # sigmoid(a) = tanh(a / 2) / 2 + 1 / 2 and tanh(a) = tanh(a) * 1 + 0: one tanh over all four
-    # blocks, with a scale of 1/2 (1 for g) before and after it, instead of a call per block
-    scale = np.full(4 * H, 0.5, dtype=gates.dtype)
-    scale[2 * H : 3 * H] = 1.0
-    gates *= scale
-    np.tanh(gates, out=gates)
+    np.tanh(gates, out=gates)  # sigmoid(a) = tanh(a / 2) / 2 + 1 / 2: one tanh for four blocks
     gates *= scale
     gates += 1 - scale
     i, f, g, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
@@ -247,16 +234,3 @@ def _gru_cell_backward(dh_next, h_prev, rz, n, ah_n, dax, dah):
     dah[:, : 2 * H] = dax[:, : 2 * H]  # r and z see ax and ah through the same sum
     np.multiply(da_n, r, out=dah[:, 2 * H :])  # ah_n is scaled by r, ax_n is not
     return dh_next * z
-
-
-def _checked(func, gates, **specs):
-    """specs: name=(array, letter shape). check_shapes, then that the stacked weights have one
-    block of H columns per gate -> the arrays as floats (as_float), in the order given."""
-    sizes = check_shapes(func, **specs)
-    G = len(gates.split(", "))
-    if sizes[f"{G}H"] != G * sizes["H"]:
-        raise ShapeError(
-            f"{func}: the weights and biases should have {G}H = {G * sizes['H']} columns (the "
-            f"gates {gates} stacked, H = {sizes['H']} each), got {sizes[f'{G}H']}"
-        )
-    return as_float(func, **{name: array for name, (array, _) in specs.items()})

@@ -3,15 +3,17 @@
 Gates are stacked in PyTorch's order r, z, n along the last axis of Wx (D, 3H), Wh (H, 3H),
 bx (3H,) and bh (3H,). The reset gate multiplies ``h @ Wh_n + bh_n`` (PyTorch and cuDNN), not h
 before the matmul as in Cho et al. (2014); the two biases therefore differ and both are kept.
-This is the plain code a learner writes in exercise 2, line for line the solution's; the same
-arithmetic arranged for speed (time-major arrays, ``out=`` buffers, shape checks) is
-``s2s_ref.numpy_nn.fused``.
+This is the plain code a learner writes in exercise 2, line for line the solution's, with the
+input checks of every layer on entry (``s2s_ref.shapes``: shapes named in a ValueError, integers
+computed in float64); the same arithmetic arranged for speed (time-major arrays, ``out=``
+buffers) is ``s2s_ref.numpy_nn.fused``.
 Book: chapter 2, "The GRU cell" and "Backward through the GRU".
 """
 
 import numpy as np
 
 from s2s_ref.numpy_nn.activations import sigmoid
+from s2s_ref.shapes import as_float, check_cell, check_shapes, steps_shape
 
 
 def gru_step_forward(x, h_prev, Wx, Wh, bx, bh):
@@ -26,6 +28,9 @@ def gru_step_forward(x, h_prev, Wx, Wh, bx, bh):
     -> h_next: (N, H), cache
     Book: chapter 2, "The GRU cell".
     """
+    x, h_prev, Wx, Wh, bx, bh = check_cell(
+        "gru_step_forward", "r, z, n", "N D", x=x, h_prev=h_prev, Wx=Wx, Wh=Wh, bx=bx, bh=bh
+    )
     H = h_prev.shape[1]
     ax = x @ Wx + bx
     ah = h_prev @ Wh + bh
@@ -45,6 +50,8 @@ def gru_step_backward(dh_next, cache):
     Book: chapter 2, "Backward through the GRU".
     """
     x, h_prev, Wx, Wh, r, z, n, ah_n = cache
+    check_shapes("gru_step_backward", dh_next=(dh_next, "{} {}".format(*h_prev.shape)))
+    (dh_next,) = as_float("gru_step_backward", dh_next=dh_next)
     dn = dh_next * (1 - z)
     dz = dh_next * (h_prev - n)
     da_n = dn * (1 - n**2)
@@ -67,8 +74,11 @@ def gru_forward(x, h0, Wx, Wh, bx, bh):
     -> h: (N, T, H), cache. h[:, t] is the state after reading x[:, t].
     Book: chapter 2, "The GRU cell".
     """
+    x, h0, Wx, Wh, bx, bh = check_cell(
+        "gru_forward", "r, z, n", "N T D", x=x, h0=h0, Wx=Wx, Wh=Wh, bx=bx, bh=bh
+    )
     N, T, _ = x.shape
-    h = np.empty((N, T, h0.shape[1]))
+    h = np.empty((N, T, h0.shape[1]), dtype=np.result_type(x, h0, Wx))
     step_caches = []
     h_prev = h0
     for t in range(T):
@@ -87,9 +97,11 @@ def gru_backward(dh, cache):
     Book: chapter 2, "Backward through the GRU".
     """
     step_caches = cache
+    check_shapes("gru_backward", dh=(dh, steps_shape(step_caches)))
+    (dh,) = as_float("gru_backward", dh=dh)
     N, T, H = dh.shape
-    dx = np.empty((N, T, step_caches[0][0].shape[1]))
-    dh_prev = np.zeros((N, H))
+    dx = np.empty((N, T, step_caches[0][0].shape[1]), dtype=dh.dtype)
+    dh_prev = np.zeros((N, H), dtype=dh.dtype)
     grads = [0, 0, 0, 0]
     for t in reversed(range(T)):
         dx[:, t], dh_prev, *step = gru_step_backward(dh[:, t] + dh_prev, step_caches[t])

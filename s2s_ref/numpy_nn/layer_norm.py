@@ -6,7 +6,7 @@
 Unlike batch normalisation nothing is shared across the batch or the time steps, so a padded
 position or a batch of one changes nothing for the others. Exercise 8 has the learner write both
 functions; its solution holds the same code.
-Book: chapter 8, "Layer normalisation".
+Book: chapter 8, "Layer normalisation and the residual stream".
 """
 
 import numpy as np
@@ -20,7 +20,7 @@ def layer_norm_forward(x, gamma, beta, eps=1e-5):
     x: (..., D) float, gamma: (D,), beta: (D,), eps > 0 -> y: (..., D), cache
     The variance divides by D (biased), as torch.nn.LayerNorm does; eps, inside the square root,
     keeps a constant vector (variance 0) finite; 1e-5 is torch's default.
-    Book: chapter 8, "Layer normalisation".
+    Book: chapter 8, "Layer normalisation and the residual stream".
     """
     check_layer_norm(x, gamma, beta, eps)  # given: a sentence for a bad argument
     mu = x.mean(axis=-1, keepdims=True)  # (..., 1)
@@ -38,7 +38,7 @@ def layer_norm_backward(dy, cache):
     With g = dy * gamma, every x_i moves the mean and the variance seen by all D outputs:
         dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat))
     the two mean terms being those paths (through mu and through var).
-    Book: chapter 8, "Layer normalisation".
+    Book: chapter 8, "Layer normalisation and the residual stream".
     """
     x_hat, inv_std, gamma = cache
     D = x_hat.shape[-1]

@@ -2,15 +2,17 @@
 
 Gates are stacked in PyTorch's order i, f, g, o along the last axis of Wx (D, 4H), Wh (H, 4H)
 and b (4H,); b is torch's ``bias_ih + bias_hh`` (one bias is enough: they are always added).
-This is the plain code a learner writes in exercise 2, line for line the solution's; the same
-arithmetic arranged for speed (one tanh for four gates, time-major arrays, shape checks) is
-``s2s_ref.numpy_nn.fused``.
+This is the plain code a learner writes in exercise 2, line for line the solution's, with the
+input checks of every layer on entry (``s2s_ref.shapes``: shapes named in a ValueError, integers
+computed in float64); the same arithmetic arranged for speed (one tanh for four gates,
+time-major arrays) is ``s2s_ref.numpy_nn.fused``.
 Book: chapter 2, "The LSTM cell" and "Backward through the LSTM".
 """
 
 import numpy as np
 
 from s2s_ref.numpy_nn.activations import sigmoid
+from s2s_ref.shapes import as_float, check_cell, check_shapes, steps_shape
 
 
 def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
@@ -25,6 +27,17 @@ def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
     -> h_next: (N, H), c_next: (N, H), cache
     Book: chapter 2, "The LSTM cell".
     """
+    x, h_prev, c_prev, Wx, Wh, b = check_cell(
+        "lstm_step_forward",
+        "i, f, g, o",
+        "N D",
+        x=x,
+        h_prev=h_prev,
+        c_prev=c_prev,
+        Wx=Wx,
+        Wh=Wh,
+        b=b,
+    )
     H = h_prev.shape[1]
     a = x @ Wx + h_prev @ Wh + b
     i = sigmoid(a[:, :H])
@@ -46,6 +59,12 @@ def lstm_step_backward(dh_next, dc_next, cache):
     Book: chapter 2, "Backward through the LSTM".
     """
     x, h_prev, c_prev, Wx, Wh, i, f, g, o, tanh_c = cache
+    check_shapes(
+        "lstm_step_backward",
+        dh_next=(dh_next, "{} {}".format(*h_prev.shape)),
+        dc_next=(dc_next, "{} {}".format(*c_prev.shape)),
+    )
+    dh_next, dc_next = as_float("lstm_step_backward", dh_next=dh_next, dc_next=dc_next)
     dc = dc_next + dh_next * o * (1 - tanh_c**2)
     do = dh_next * tanh_c
     di, df, dg = dc * g, dc * c_prev, dc * i
@@ -69,8 +88,11 @@ def lstm_forward(x, h0, c0, Wx, Wh, b):
     the cache (torch.nn.LSTM returns only the last one).
     Book: chapter 2, "The LSTM cell".
     """
+    x, h0, c0, Wx, Wh, b = check_cell(
+        "lstm_forward", "i, f, g, o", "N T D", x=x, h0=h0, c0=c0, Wx=Wx, Wh=Wh, b=b
+    )
     N, T, _ = x.shape
-    h = np.empty((N, T, h0.shape[1]))
+    h = np.empty((N, T, h0.shape[1]), dtype=np.result_type(x, h0, c0, Wx))
     step_caches = []
     h_prev, c_prev = h0, c0
     for t in range(T):
@@ -89,9 +111,11 @@ def lstm_backward(dh, cache):
     Book: chapter 2, "Backward through the LSTM".
     """
     step_caches = cache
+    check_shapes("lstm_backward", dh=(dh, steps_shape(step_caches)))
+    (dh,) = as_float("lstm_backward", dh=dh)
     N, T, H = dh.shape
-    dx = np.empty((N, T, step_caches[0][0].shape[1]))
-    dh_prev, dc_prev = np.zeros((N, H)), np.zeros((N, H))
+    dx = np.empty((N, T, step_caches[0][0].shape[1]), dtype=dh.dtype)
+    dh_prev, dc_prev = np.zeros((N, H), dtype=dh.dtype), np.zeros((N, H), dtype=dh.dtype)
     dWx, dWh, db = 0, 0, 0
     for t in reversed(range(T)):
         dx[:, t], dh_prev, dc_prev, dWx_t, dWh_t, db_t = lstm_step_backward(

@@ -10,7 +10,8 @@ Every one of T queries attends over S keys, in n_heads independent heads of size
 One boolean mask (N, T, S), True = may attend, covers both padding (a padded key is False in
 every row) and causality (key s > t is False in row t); a disallowed key gets weight exactly 0.
 Self-attention is kv = q; the gradient of the shared input is then dq + dkv.
-Book: chapter 8, "Multi-head attention", "Masks", "Positions".
+Book: chapter 8, "What self-attention adds", "One mask for padding and for the future",
+"Why positions need encoding".
 """
 
 import numpy as np
@@ -24,7 +25,7 @@ def positional_encoding(T, D):
 
     Each pair of columns is a clock turning at its own speed, so PE[t + k] is a rotation of PE[t]
     that depends on k only: relative positions are linear functions of the encoding.
-    Book: chapter 8, "Positions".
+    Book: chapter 8, "Why positions need encoding".
     """
     if not (isinstance(T, (int, np.integer)) and isinstance(D, (int, np.integer))):
         raise TypeError(f"positional_encoding: T and D must be integers, got {T!r}, {D!r}")
@@ -42,7 +43,7 @@ def causal_mask(T):
     """(T, T) bool, True on and below the diagonal: query t may attend to keys 0..t only.
 
     Combine with padding as ``causal_mask(T)[None] & key_mask[:, None, :]`` -> (N, T, T).
-    Book: chapter 8, "Masks".
+    Book: chapter 8, "One mask for padding and for the future".
     """
     check_length(T)  # given: a sentence for a bad argument
     mask = np.tril(np.ones((T, T), dtype=bool))  # k=0: the diagonal is included
@@ -58,7 +59,7 @@ def multi_head_attention_forward(q, kv, mask, Wq, Wk, Wv, Wo, bq, bk, bv, bo, n_
     -> out: (N, T, D), weights: (N, n_heads, T, S) (exactly 0 where mask is False), cache
     Head h is the columns h*d .. (h+1)*d - 1 of the projections, d = D / n_heads, and its scores
     are divided by sqrt(d), the size of one head's dot product.
-    Book: chapter 8, "Multi-head attention".
+    Book: chapter 8, "What self-attention adds".
     """
     check_multi_head_attention(q, kv, mask, Wq, Wk, Wv, Wo, bq, bk, bv, bo, n_heads)  # given
     N, T, D = q.shape
@@ -84,7 +85,7 @@ def multi_head_attention_backward(dout, cache):
     dbq, dbk, dbv, dbo: (D,)
 
     For self-attention (kv = q) the input's gradient is dq + dkv.
-    Book: chapter 8, "Multi-head attention".
+    Book: chapter 8, "What self-attention adds".
     """
     q, kv, Wq, Wk, Wv, Wo, Q, K, V, weights, context = cache
     N, T, D = q.shape

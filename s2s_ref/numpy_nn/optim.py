@@ -1,4 +1,4 @@
-"""Optimisers with explicit state: SGD with momentum, and Adam (Kingma and Ba, 2015).
+"""An optimiser with explicit state: Adam (Kingma and Ba, 2015).
 
 Hyperparameters live in a frozen dataclass, state in a dict that the caller keeps, so that a
 training loop reads as
@@ -12,43 +12,14 @@ training loop reads as
 ``params`` and ``grads`` are dicts of arrays with the same names and shapes. ``step`` is a pure
 function: it returns new parameter arrays and a new state and never writes into the caller's
 arrays, so an old ``(params, state)`` pair stays valid (handy for comparisons and restarts).
-The update rules are those of torch.optim.SGD (dampening 0, no Nesterov) and torch.optim.Adam
-(no weight decay, no amsgrad), and the tests check them step by step against torch.
+The update rule is that of torch.optim.Adam (no weight decay, no amsgrad), and the tests check
+it step by step against torch.
 Book: chapter 2, "Training with Adam".
 """
 
 from dataclasses import dataclass
 
 import numpy as np
-
-
-@dataclass(frozen=True)
-class SGD:
-    """Stochastic gradient descent with momentum:
-
-        v <- momentum * v + g
-        p <- p - lr * v
-
-    With momentum 0 this is plain p <- p - lr * g. State: {"velocity": {name: array}}.
-    """
-
-    lr: float
-    momentum: float = 0.0
-
-    def __post_init__(self):
-        _check_range("SGD", "lr", self.lr, 0, None)
-        _check_range("SGD", "momentum", self.momentum, 0, 1)
-
-    def init(self, params):
-        """params: {name: array} -> the state before the first step (zero velocity)."""
-        return {"velocity": {k: np.zeros_like(p) for k, p in params.items()}}
-
-    def step(self, params, grads, state):
-        """One update -> (new params, new state); the arguments are not modified."""
-        _check_same(params, grads, state["velocity"])
-        velocity = {k: self.momentum * state["velocity"][k] + grads[k] for k in params}
-        new_params = {k: params[k] - self.lr * velocity[k] for k in params}
-        return new_params, {"velocity": velocity}
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Exercise 8 hands these checks to the learner (its functions call them first, as the package's
 do), so that a wrong shape or dtype stops with a sentence naming the argument instead of a
 traceback from deep inside a matrix product.
-Book: chapter 8, "Layer normalisation", "Multi-head attention", "Masks".
+Book: chapter 8, "Layer normalisation and the residual stream", "What self-attention adds",
+"One mask for padding and for the future".
 """
 
 import numpy as np

@@ -8,7 +8,7 @@ Each scorer is an ``nn.Module`` with the NumPy reference's parameter names and l
 score that depends on the keys only (``k Wk``, ``W k``) is computed once per source by
 ``project_keys`` and reused at every decoder step, instead of once per step as many tutorials do.
 ``PooledScore`` ignores the query: it is learned pooling, not attention (chapter 5).
-Book: chapter 7, "Attention in PyTorch".
+Book: chapter 7, "Attention for all queries at once".
 """
 
 import math
@@ -35,7 +35,7 @@ def masked_softmax(scores, mask):
     scores: (N, T, S), mask: (N, S) bool, True = real -> weights (N, T, S), rows summing to 1.
     masked_fill replaces padded scores (even inf or NaN) by -inf before the softmax, whose
     exp(-inf) = 0 is exact, and gives them zero gradient.
-    Book: chapter 7, "Attention in PyTorch" (chapter 5, "Masking").
+    Book: chapter 7, "Attention for all queries at once" (chapter 5, "Masking").
     """
     return torch.softmax(scores.masked_fill(~mask[:, None, :], -math.inf), dim=-1)
 

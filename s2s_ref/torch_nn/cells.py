@@ -19,44 +19,54 @@ def _uniform(shape, H, generator):
     return nn.Parameter(torch.empty(shape).uniform_(-bound, bound, generator=generator))
 
 
-class RNN(nn.Module):
+class Recurrent(nn.Module):
+    """What the three cells share: weights Wx (D, G*H) and Wh (H, G*H) with the G gate blocks
+    stacked, one (G*H,) vector per name in ``biases``, and a forward that runs ``step`` along
+    the sequence. A cell sets ``gates`` and ``biases`` and writes ``step``.
+    """
+
+    gates = 1
+    biases = ("b",)
+
+    def __init__(self, D, H, generator=None):
+        super().__init__()
+        G = self.gates
+        self.Wx = _uniform((D, G * H), H, generator)
+        self.Wh = _uniform((H, G * H), H, generator)
+        for name in self.biases:
+            setattr(self, name, _uniform((G * H,), H, generator))
+
+    def forward(self, x, *state):
+        """x: (N, T, D), the initial state(s) (N, H) (h0; h0, c0 for the LSTM)
+        -> h: (N, T, H), every hidden state after h0."""
+        out = []
+        for t in range(x.shape[1]):
+            state = self.step(x[:, t], *state)
+            state = state if isinstance(state, tuple) else (state,)
+            out.append(state[0])
+        return torch.stack(out, dim=1)
+
+
+class RNN(Recurrent):
     """Vanilla RNN: h_t = tanh(x_t @ Wx + h_{t-1} @ Wh + b).
 
     Parameters: Wx (D, H), Wh (H, H), b (H,).
     Book: chapter 6, "From NumPy to autograd" (chapter 1 for the equations).
     """
 
-    def __init__(self, D, H, generator=None):
-        super().__init__()
-        self.Wx = _uniform((D, H), H, generator)
-        self.Wh = _uniform((H, H), H, generator)
-        self.b = _uniform((H,), H, generator)
-
     def step(self, x, h_prev):
         """x: (N, D), h_prev: (N, H) -> h_next: (N, H)"""
         return torch.tanh(x @ self.Wx + h_prev @ self.Wh + self.b)
 
-    def forward(self, x, h0):
-        """x: (N, T, D), h0: (N, H) -> h: (N, T, H), every state after h0."""
-        h, out = h0, []
-        for t in range(x.shape[1]):
-            h = self.step(x[:, t], h)
-            out.append(h)
-        return torch.stack(out, dim=1)
 
-
-class LSTM(nn.Module):
+class LSTM(Recurrent):
     """LSTM: [i, f, g, o] = x_t @ Wx + h_{t-1} @ Wh + b; c_t = f*c_{t-1} + i*g; h_t = o*tanh(c_t).
 
     i, f, o pass through a sigmoid and g through tanh. Parameters: Wx (D, 4H), Wh (H, 4H), b (4H,).
     Book: chapter 6, "From NumPy to autograd" (chapter 2 for the equations).
     """
 
-    def __init__(self, D, H, generator=None):
-        super().__init__()
-        self.Wx = _uniform((D, 4 * H), H, generator)
-        self.Wh = _uniform((H, 4 * H), H, generator)
-        self.b = _uniform((4 * H,), H, generator)
+    gates = 4
 
     def step(self, x, h_prev, c_prev):
         """x: (N, D), h_prev, c_prev: (N, H) -> h_next, c_next: (N, H)"""
@@ -66,16 +76,8 @@ class LSTM(nn.Module):
         h_next = torch.sigmoid(o) * torch.tanh(c_next)
         return h_next, c_next
 
-    def forward(self, x, h0, c0):
-        """x: (N, T, D), h0, c0: (N, H) -> h: (N, T, H), every hidden state after h0."""
-        h, c, out = h0, c0, []
-        for t in range(x.shape[1]):
-            h, c = self.step(x[:, t], h, c)
-            out.append(h)
-        return torch.stack(out, dim=1)
 
-
-class GRU(nn.Module):
+class GRU(Recurrent):
     """GRU with PyTorch's placement of the reset gate.
 
     r = s(x Wx_r + bx_r + h Wh_r + bh_r), z = s(x Wx_z + bx_z + h Wh_z + bh_z),
@@ -85,12 +87,8 @@ class GRU(nn.Module):
     Book: chapter 6, "From NumPy to autograd" (chapter 2 for the equations).
     """
 
-    def __init__(self, D, H, generator=None):
-        super().__init__()
-        self.Wx = _uniform((D, 3 * H), H, generator)
-        self.Wh = _uniform((H, 3 * H), H, generator)
-        self.bx = _uniform((3 * H,), H, generator)
-        self.bh = _uniform((3 * H,), H, generator)
+    gates = 3
+    biases = ("bx", "bh")
 
     def step(self, x, h_prev):
         """x: (N, D), h_prev: (N, H) -> h_next: (N, H)"""
@@ -100,11 +98,3 @@ class GRU(nn.Module):
         z = torch.sigmoid(xz + hz)
         n = torch.tanh(xn + r * hn)
         return (1 - z) * n + z * h_prev
-
-    def forward(self, x, h0):
-        """x: (N, T, D), h0: (N, H) -> h: (N, T, H), every state after h0."""
-        h, out = h0, []
-        for t in range(x.shape[1]):
-            h = self.step(x[:, t], h)
-            out.append(h)
-        return torch.stack(out, dim=1)

@@ -10,7 +10,7 @@ process builds the same model from the same seed, so the replicas start equal, a
 averaged gradients keep them equal. The loss of each shard is its sum over real tokens divided by
 the real tokens of the *global* batch, times W: DDP's average over W processes then gives exactly
 the single-process mean over the global batch, whatever the shards' lengths.
-Book: appendix "Scaling out".
+Book: appendix "Scaling out: data-parallel training".
 """
 
 import argparse

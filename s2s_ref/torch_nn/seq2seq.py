@@ -27,13 +27,25 @@ def _check_batch(src, src_mask):
     return lengths
 
 
+def _fan_in(layer: nn.Module, p: torch.Tensor) -> int:
+    """The fan-in torch.nn's own reset gives ``p``, a parameter of ``layer``: in_features for a
+    Linear and hidden_size for a GRU/LSTM (biases included), else the last axis of ``p``."""
+    if isinstance(layer, nn.Linear):
+        return layer.in_features
+    if isinstance(layer, nn.RNNBase):
+        return layer.hidden_size
+    return p.shape[-1]
+
+
 def reset_uniform_(module: nn.Module, generator: torch.Generator) -> None:
     """Draw every parameter from U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with ``generator``, in the
-    order of ``module.parameters()``, so that a seed fixes the initial weights on any device."""
+    order of ``module.parameters()``, so that a seed fixes the initial weights on any device.
+    A bias (1-D) takes the fan-in of its layer, as in torch.nn (see ``_fan_in``)."""
     with torch.no_grad():
-        for p in module.parameters():
-            bound = 1.0 / p.shape[-1] ** 0.5
-            p.uniform_(-bound, bound, generator=generator)
+        for layer in module.modules():
+            for p in layer.parameters(recurse=False):
+                bound = 1.0 / _fan_in(layer, p) ** 0.5
+                p.uniform_(-bound, bound, generator=generator)
 
 
 class Encoder(nn.Module):

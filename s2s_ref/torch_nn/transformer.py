@@ -12,7 +12,7 @@ every decoder layer, the keys and values of the positions already decoded (the K
 step costs one position's work instead of recomputing the whole prefix. ``encode`` / ``step`` are
 those of ``Seq2Seq``, so ``search.greedy_decode`` and ``search.beam_search`` take the model as it
 is; ``decoding_step`` adapts it to ``s2s_ref.decoding``.
-Book: chapter 8, "The Transformer in PyTorch", "Decoding with a KV cache".
+Book: chapter 8, "The Transformer layer", "The key/value cache".
 """
 
 import math
@@ -36,7 +36,7 @@ def positional_encoding(T, D, start=0, device=None, dtype=torch.float32):
 
     PE[t, 2i] = sin(t w_i), PE[t, 2i + 1] = cos(t w_i), w_i = 10000^(-2i / D); computed in
     float64 then cast, so that a float32 or bf16 model gets correctly rounded angles at large t.
-    Book: chapter 8, "Positions".
+    Book: chapter 8, "Why positions need encoding".
     """
     pos = torch.arange(start, start + T, device=device, dtype=torch.float64)[:, None]
     angles = pos * 10000.0 ** (-torch.arange(0, D, 2, device=device, dtype=torch.float64) / D)
@@ -69,7 +69,7 @@ class MultiHeadAttention(nn.Module):
     Wq, Wk, Wv, Wo: (D, D) used as x @ W; bq, bk, bv, bo: (D,); n_heads divides D.
     Without return_weights it calls the fused ``F.scaled_dot_product_attention`` (whose boolean
     mask also means True = take part); with it, the softmax written out.
-    Book: chapter 8, "Multi-head attention".
+    Book: chapter 8, "What self-attention adds".
     """
 
     def __init__(self, D, n_heads):
@@ -194,7 +194,7 @@ class Transformer(nn.Module):
     (default 4 D); n_layers: encoder and decoder layers each; generator: a torch.Generator for
     every initial weight (matrices uniform +-1/sqrt(fan-in), embeddings N(0, 1/D), norms 1 and 0,
     biases 0). forward / encode / step as ``Seq2Seq``.
-    Book: chapter 8, "The Transformer in PyTorch".
+    Book: chapter 8, "The Transformer layer".
     """
 
     def __init__(self, src_vocab, tgt_vocab, D=64, n_heads=4, H=None, n_layers=2, generator=None):
