@@ -90,12 +90,12 @@ def test_every_experiment_writes_its_results_file_by_default_and_it_is_committed
     assert cli.load_results(module), f"{module}'s committed results are empty"
 
 
-def test_results_names_are_checked_and_a_missing_one_names_its_command():
+def test_results_names_are_checked_and_a_missing_one_names_its_file():
     assert cli.results_path("long_gap") == cli.RESULTS / "long_gap.json"
     for bad in ("../long_gap", "long_gap.json", "", "a b"):
         with pytest.raises(ValueError, match="a results name is letters, digits and underscores"):
             cli.results_path(bad)
-    with pytest.raises(FileNotFoundError, match=r"python -m s2s_ref.experiments.nope\b"):
+    with pytest.raises(FileNotFoundError, match=r"writes s2s_ref/experiments/results/nope\.json"):
         cli.load_results("nope")
 
 
