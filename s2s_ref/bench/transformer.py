@@ -17,7 +17,7 @@ The printed figures are also written as JSON, by default to
 (``load_results("transformer_throughput")``); give --out for a run the book should not show
 (e.g. ``--device cuda``).
 
-Book: chapter 8, "Why training parallelises over time".
+Book: chapter 8, "Throughput: why training parallelises".
 """
 
 import argparse

@@ -26,7 +26,7 @@ from torch import nn
 from s2s_ref.data.batching import make_batch
 from s2s_ref.data.tasks import make_reverse
 from s2s_ref.data.vocab import Vocab
-from s2s_ref.experiments.cli import budget_arguments, output_arg
+from s2s_ref.experiments.cli import budget_arguments, output_arg, reversal_header
 from s2s_ref.experiments.transformer_common import (
     accuracy_by_length,
     cpu_budget_config,
@@ -194,12 +194,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     out = output_arg(parser, args.out)
     res = {
-        "task": "reversal",
-        "train_lengths": [MIN_LEN, MAX_LEN],
-        "symbols": SYMBOLS,
+        **reversal_header(MIN_LEN, MAX_LEN, SYMBOLS, args.budget),
         "decoder": "Luong (general score), hidden 64, emb 32",
         "encoder_size": C,
-        "budget_cpu_s": args.budget,
         "budget": cpu_budget_note(args.budget),
         "seeds": args.seeds,
         "encoders": [],

@@ -20,7 +20,7 @@ import numpy as np
 from s2s_ref.data.batching import make_batch
 from s2s_ref.data.tasks import make_reverse
 from s2s_ref.data.vocab import Vocab
-from s2s_ref.experiments.cli import budget_arguments, output_arg
+from s2s_ref.experiments.cli import budget_arguments, output_arg, reversal_header
 from s2s_ref.experiments.transformer_common import (
     MODELS,
     accuracy_by_length,
@@ -88,10 +88,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     out = output_arg(parser, args.out)
     res = {
-        "task": "reversal",
-        "train_lengths": [MIN_LEN, MAX_LEN],
-        "symbols": SYMBOLS,
-        "budget_cpu_s": args.budget,
+        **reversal_header(MIN_LEN, MAX_LEN, SYMBOLS, args.budget),
         "budget": cpu_budget_note(args.budget),
         "seed": args.seed,
         "sizes": "small: GRU + Luong attention (emb 32, hidden 68) and Transformer (D 48, 4 heads, "
