@@ -22,11 +22,9 @@ from s2s_ref.data.dates import date_formats, format_human_date, make_dates
 from s2s_ref.data.splits import split_of
 from s2s_ref.data.vocab import Vocab
 from s2s_ref.experiments.cli import (
+    budget_arguments,
     budget_config,
-    out_arg,
     output_arg,
-    positive_float,
-    seed_arg,
     write_json,
 )
 from s2s_ref.metrics import exact_match
@@ -147,11 +145,7 @@ def run(seed=0, budget_s=30.0, progress=True, config=None):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seed", type=seed_arg, default=0)
-    parser.add_argument(
-        "--budget", type=positive_float, default=30.0, help="training seconds at most"
-    )
-    out_arg(parser, "dates_torch")
+    budget_arguments(parser, budget=30.0, per="run", name="dates_torch")
     args = parser.parse_args(argv)
     out = output_arg(parser, args.out)
     res = run(args.seed, args.budget, progress=False)[0]

@@ -20,12 +20,10 @@ from s2s_ref.data.batching import make_batch
 from s2s_ref.data.tasks import make_reverse
 from s2s_ref.data.vocab import Vocab
 from s2s_ref.experiments.cli import (
+    budget_arguments,
     budget_config,
-    out_arg,
     output_arg,
-    positive_float,
     reversal_header,
-    seed_arg,
     write_json,
 )
 from s2s_ref.experiments.transformer_common import greedy_strings
@@ -75,12 +73,8 @@ def run_one(decoder, budget_s, seed=0, n_train=20_000):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--budget", type=positive_float, default=120.0, help="CPU seconds per model"
-    )
-    parser.add_argument("--seed", type=seed_arg, default=0)
+    budget_arguments(parser, budget=120.0, per="model", name="forgetting_torch")
     parser.add_argument("--decoders", default="plain,bahdanau,luong")
-    out_arg(parser, "forgetting_torch")
     args = parser.parse_args(argv)
     out = output_arg(parser, args.out)
     res = {

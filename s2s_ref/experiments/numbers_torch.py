@@ -27,11 +27,9 @@ from s2s_ref.data.numbers import make_numbers, number_pair
 from s2s_ref.data.splits import split_of
 from s2s_ref.data.vocab import Vocab
 from s2s_ref.experiments.cli import (
+    budget_arguments,
     budget_config,
-    out_arg,
     output_arg,
-    positive_float,
-    seed_arg,
     write_json,
 )
 from s2s_ref.metrics import exact_match
@@ -192,11 +190,7 @@ def run(seed=0, budget_s=90.0, progress=False):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seed", type=seed_arg, default=0)
-    parser.add_argument(
-        "--budget", type=positive_float, default=90.0, help="training CPU seconds at most"
-    )
-    out_arg(parser, "numbers_torch")
+    budget_arguments(parser, budget=90.0, per="run", name="numbers_torch")
     args = parser.parse_args(argv)
     out = output_arg(parser, args.out)
     res = run(args.seed, args.budget)
