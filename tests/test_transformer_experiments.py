@@ -204,7 +204,7 @@ def test_the_self_attention_encoder_weighs_embeddings_and_positions_alike():
     (both of size about 1 per feature, as in the Transformer), nor should padding leak out."""
     torch.manual_seed(0)
     enc = encoders.SelfAttentionEncoder(12, encoders.C)
-    scaled = enc.embedding.weight * encoders.C**0.5
+    scaled = enc.embedding.weight.detach() * encoders.C**0.5
     assert 0.8 < float(scaled.std()) < 1.2  # the positional encoding's entries have RMS 0.71
     src = torch.randint(1, 12, (3, 9))
     mask = torch.arange(9)[None] < torch.tensor([[9], [4], [1]])
