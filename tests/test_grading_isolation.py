@@ -161,3 +161,13 @@ def test_the_worker_sees_no_gpu_and_works_in_its_scratch_folder(tmp_path):
     result = grade_notebook(_inject(body, tmp_path), "ex01")
     assert _step_forward(result).passed, _step_forward(result).feedback
     assert runner._LIVE == set()
+
+
+@pytest.mark.skipif(sandbox.shutil.which("unshare") is None, reason="no util-linux unshare")
+def test_unshare_mode_needs_read_only_mounts(monkeypatch):
+    """Where the kernel cannot make the private "/" read-only (mount_setattr, Linux 5.12),
+    unshare mode is not offered: a sandbox whose worker could write the host is no sandbox."""
+    if not sandbox._works("unshare"):
+        pytest.skip("unshare cannot make namespaces here")
+    monkeypatch.setattr(sandbox, "_READ_ONLY_PROBE", "import sys; sys.exit(38)  # ENOSYS")
+    assert not sandbox._works("unshare")

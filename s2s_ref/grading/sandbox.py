@@ -97,10 +97,19 @@ def mode() -> str:
         return _chosen[key]
 
 
+# the probe of unshare mode also makes its private "/" read-only (``cover`` needs mount_setattr,
+# Linux 5.12); util-linux's unshare makes the new mount namespace private, so the host is untouched
+_READ_ONLY_PROBE = (
+    "import ctypes, sys; libc = ctypes.CDLL(None, use_errno=True); "
+    "attr = (ctypes.c_uint64 * 4)(1, 0, 0, 0); "
+    "sys.exit(libc.syscall(442, -100, b'/', 0x8000, attr, ctypes.sizeof(attr)) != 0)"
+)
+
+
 def _works(name: str) -> bool:
     if shutil.which(name) is None:
         return False
-    probe = [sys.executable, "-c", "pass"]
+    probe = [sys.executable, "-c", _READ_ONLY_PROBE if name == "unshare" else "pass"]
     try:
         done = subprocess.run(
             _wrap(name, probe, scratch=None, submission=None, view=None, hide=()),
