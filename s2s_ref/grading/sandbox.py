@@ -97,12 +97,12 @@ def mode() -> str:
         return _chosen[key]
 
 
-# the probe of unshare mode also makes its private "/" read-only (``cover`` needs mount_setattr,
+# the probe of unshare mode also makes its private "/" read-only as ``cover`` does (mount_setattr,
 # Linux 5.12); util-linux's unshare makes the new mount namespace private, so the host is untouched
 _READ_ONLY_PROBE = (
-    "import ctypes, sys; libc = ctypes.CDLL(None, use_errno=True); "
-    "attr = (ctypes.c_uint64 * 4)(1, 0, 0, 0); "
-    "sys.exit(libc.syscall(442, -100, b'/', 0x8000, attr, ctypes.sizeof(attr)) != 0)"
+    f"import ctypes, sys; sys.path.insert(0, {str(PACKAGE.parent)!r}); "
+    "from s2s_ref.grading.sandbox import _set_read_only; "
+    "_set_read_only(ctypes.CDLL(None, use_errno=True), '/', True, recursive=True)"
 )
 
 
@@ -310,10 +310,10 @@ def cover(folders, scratch: str, scratch_bytes: int) -> None:
     libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
     ms_rdonly, ms_nosuid, ms_nodev, ms_private, ms_rec = 1, 2, 4, 1 << 18, 1 << 14
     libc.mount(b"none", b"/", None, ms_rec | ms_private, None)  # nothing leaks to the host
-    mounts = [(f, ms_rdonly, b"size=4k,mode=0555") for f in folders]
-    writable = [scratch] if scratch_bytes else []
+    mounts, writable = [(f, ms_rdonly, b"size=4k,mode=0555") for f in folders], []
     if scratch_bytes:
         mounts.append((scratch, 0, f"size={scratch_bytes},mode=0777".encode()))
+        writable.append(scratch)
     if os.path.isdir("/dev/shm"):
         mounts.append(("/dev/shm", 0, f"size={SHM_BYTES},mode=1777".encode()))
         writable.append("/dev/shm")
