@@ -316,7 +316,7 @@ def _unread_keys_get_zero(got, p):
         "dkv": "(N, S, D)",
         **{name: "(D, D)" for name in GRADS[2:6]},
         **{name: "(D,)" for name in GRADS[6:]},
-    },  # fmt: skip
+    },
     also=_unread_keys_get_zero,
 )
 def attention_backward_matches_reference(F, p):
